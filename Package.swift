@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+// rzero: R-Zero (self-evolving reasoning from zero data) on the CPU in Swift.
+// Module layers point one way: COpenBLAS -> RZTensor -> RZModel -> ... -> rzero (CLI).
+import PackageDescription
+
+// Numeric targets are always optimised: debug-built Swift loops are 10-50x slower, which would make
+// the numeric tests and any debug run of the CLI needlessly slow. Safety checks stay on.
+let numericSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "rzero",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rzero", targets: ["rzero"]),
+        .library(name: "RZModel", targets: ["RZModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "RZTensor",
+            dependencies: ["COpenBLAS"],
+            swiftSettings: numericSettings
+        ),
+        .target(
+            name: "RZModel",
+            dependencies: ["RZTensor"],
+            swiftSettings: numericSettings
+        ),
+        .executableTarget(
+            name: "rzero",
+            dependencies: [
+                "RZModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "RZTestSupport",
+            dependencies: ["RZTensor"],
+            path: "Tests/RZTestSupport"
+        ),
+        .testTarget(
+            name: "RZTensorTests",
+            dependencies: ["RZTensor", "RZTestSupport"]
+        ),
+        .testTarget(
+            name: "RZModelTests",
+            dependencies: ["RZModel", "RZTensor", "RZTestSupport"],
+            exclude: []
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,127 @@
+import RZTensor
+
+/// Offsets of one layer's cached forward values inside the activation buffer.
+struct LayerActivationOffsets {
+    var res = 0  // (N, C) layer input (residual stream)
+    var ln1 = 0  // (N, C)
+    var rstd1 = 0  // (N)
+    var qRaw = 0  // (N, QD) before the per-head norm
+    var kRaw = 0  // (N, KD)
+    var v = 0  // (N, KD)
+    var q = 0  // (N, QD) normed and rotated
+    var k = 0  // (N, KD)
+    var rstdQ = 0  // (N, NH)
+    var rstdK = 0  // (N, NKV)
+    var probs = 0  // (NH · Σ len²)
+    var att = 0  // (N, QD)
+    var mid = 0  // (N, C) residual after attention
+    var ln2 = 0  // (N, C)
+    var rstd2 = 0  // (N)
+    var gate = 0  // (N, F)
+    var up = 0  // (N, F)
+    var h = 0  // (N, F) silu(gate) * up
+}
+
+/// Everything the forward pass caches for the backward pass, in one buffer with named offsets
+/// (llm.c's `ActivationTensors`). Sized for one packed batch; reused while the batch fits.
+final class Activations {
+    let buffer: FloatBuffer
+    let tokenCapacity: Int
+    let scoreCapacity: Int
+    let layers: [LayerActivationOffsets]
+    let finalRes: Int  // (N, C)
+    let lnf: Int  // (N, C)
+    let rstdf: Int  // (N)
+    let lse: Int  // (N)
+    let logp: Int  // (N)
+    let entropy: Int  // (N)
+    let logitRows: Int  // rows of logits held at once: N when all are kept, else a chunk
+    let logits: Int  // (logitRows, V)
+
+    init(config: Qwen3Config, tokens N: Int, scoreSize: Int, logitRows: Int) {
+        let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
+        let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
+        var next = 0
+        func take(_ n: Int) -> Int {
+            defer { next += (n + 15) & ~15 }  // keep every view 64-byte aligned
+            return next
+        }
+        var layers: [LayerActivationOffsets] = []
+        for _ in 0..<config.numLayers {
+            var a = LayerActivationOffsets()
+            a.res = take(N * C)
+            a.ln1 = take(N * C)
+            a.rstd1 = take(N)
+            a.qRaw = take(N * QD)
+            a.kRaw = take(N * KD)
+            a.v = take(N * KD)
+            a.q = take(N * QD)
+            a.k = take(N * KD)
+            a.rstdQ = take(N * config.numHeads)
+            a.rstdK = take(N * config.numKVHeads)
+            a.probs = take(config.numHeads * scoreSize)
+            a.att = take(N * QD)
+            a.mid = take(N * C)
+            a.ln2 = take(N * C)
+            a.rstd2 = take(N)
+            a.gate = take(N * F)
+            a.up = take(N * F)
+            a.h = take(N * F)
+            layers.append(a)
+        }
+        self.layers = layers
+        finalRes = take(N * C)
+        lnf = take(N * C)
+        rstdf = take(N)
+        lse = take(N)
+        logp = take(N)
+        entropy = take(N)
+        self.logitRows = logitRows
+        logits = take(logitRows * V)
+        buffer = FloatBuffer(count: next)
+        tokenCapacity = N
+        scoreCapacity = scoreSize
+    }
+
+    @inline(__always) func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.base + offset }
+}
+
+/// Scratch space for the backward pass (gradients of activations), sized like `Activations`.
+final class BackwardScratch {
+    let buffer: FloatBuffer
+    let tokenCapacity: Int
+    let maxLenCapacity: Int
+    let logitRows: Int
+    let dResA: Int, dResB: Int, dLn: Int  // (N, C)
+    let dQ: Int, dQRaw: Int, dAtt: Int  // (N, QD)
+    let dK: Int, dKRaw: Int, dV: Int  // (N, KD)
+    let dGate: Int, dUp: Int, dH: Int  // (N, F)
+    let dScores: Int  // (workers, maxLen²)
+    let normScratch: Int  // (workers, max(C, HD))
+    let dLogits: Int  // (logitRows, V)
+    let rowWeights: Int  // (N)
+
+    init(config: Qwen3Config, tokens N: Int, maxLen: Int, logitRows: Int) {
+        let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
+        let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
+        var next = 0
+        func take(_ n: Int) -> Int {
+            defer { next += (n + 15) & ~15 }
+            return next
+        }
+        dResA = take(N * C); dResB = take(N * C); dLn = take(N * C)
+        dQ = take(N * QD); dQRaw = take(N * QD); dAtt = take(N * QD)
+        dK = take(N * KD); dKRaw = take(N * KD); dV = take(N * KD)
+        dGate = take(N * F); dUp = take(N * F); dH = take(N * F)
+        dScores = take(Parallelism.workers * maxLen * maxLen)
+        normScratch = take(Parallelism.workers * max(C, config.headDim))
+        dLogits = take(logitRows * V)
+        rowWeights = take(N)
+        buffer = FloatBuffer(count: next)
+        tokenCapacity = N
+        maxLenCapacity = maxLen
+        self.logitRows = logitRows
+    }
+
+    @inline(__always) func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.base + offset }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// A Hugging Face model folder: `config.json` plus `model.safetensors` or sharded
+/// `model-0000x-of-0000y.safetensors` files listed by `model.safetensors.index.json`.
+public enum ModelFolder {
+    public static let configName = "config.json"
+    public static let weightsName = "model.safetensors"
+    public static let indexName = "model.safetensors.index.json"
+
+    public static func loadConfig(_ dir: String) throws -> Qwen3Config {
+        let path = dir + "/" + configName
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelError.fileNotFound(path) }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ModelError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        do {
+            return try JSONDecoder().decode(Qwen3Config.self, from: data)
+        } catch let e as ModelError {
+            throw e
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ModelError.invalidConfig("field \"\(field)\" has the wrong type")
+        } catch {
+            throw ModelError.invalidConfig("\(path) is not valid JSON")
+        }
+    }
+
+    /// Loads config and weights, checking every tensor's name and shape against the architecture.
+    public static func load(_ dir: String) throws -> Qwen3Model {
+        let config = try loadConfig(dir)
+        let model = try Qwen3Model(config: config)
+        try loadWeights(into: model, from: dir)
+        return model
+    }
+
+    /// Tensor name → the file that holds it.
+    static func weightFiles(_ dir: String) throws -> [String: SafetensorsFile] {
+        let fm = FileManager.default
+        let indexPath = dir + "/" + indexName
+        if fm.fileExists(atPath: indexPath) {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: indexPath)) } catch {
+                throw ModelError.unreadable(path: indexPath, reason: error.localizedDescription)
+            }
+            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let map = obj["weight_map"] as? [String: String]
+            else { throw ModelError.invalidConfig("\(indexPath) has no weight_map object") }
+            var files: [String: SafetensorsFile] = [:]
+            var byName: [String: SafetensorsFile] = [:]
+            for (name, file) in map {
+                guard !file.contains("/") else { throw ModelError.invalidConfig("\(indexPath) names a file outside the folder: \(file)") }
+                if files[file] == nil { files[file] = try SafetensorsFile(path: dir + "/" + file) }
+                guard let f = files[file], f.entries[name] != nil else {
+                    throw ModelError.safetensors(path: dir + "/" + file, reason: "index says it holds \(name), but it does not")
+                }
+                byName[name] = f
+            }
+            // A shard may hold tensors the index forgot; they are still part of the checkpoint.
+            for f in files.values { for name in f.entries.keys where byName[name] == nil { byName[name] = f } }
+            return byName
+        }
+        let single = dir + "/" + weightsName
+        guard fm.fileExists(atPath: single) else {
+            throw ModelError.fileNotFound("\(single) (nor \(indexName))")
+        }
+        let f = try SafetensorsFile(path: single)
+        return Dictionary(uniqueKeysWithValues: f.entries.keys.map { ($0, f) })
+    }
+
+    public static func loadWeights(into model: Qwen3Model, from dir: String) throws {
+        var byName = try weightFiles(dir)
+        // Tied checkpoints sometimes still carry lm_head.weight; the tied model has no such tensor.
+        if model.config.tieWordEmbeddings { byName.removeValue(forKey: ParameterLayout.lmHeadName) }
+        for spec in model.layout.tensors {
+            guard let file = byName[spec.name], let entry = file.entries[spec.name] else {
+                throw ModelError.missingTensor(spec.name)
+            }
+            guard entry.shape == spec.shape else {
+                throw ModelError.shapeMismatch(name: spec.name, expected: spec.shape, found: entry.shape)
+            }
+        }
+        let expected = Set(model.layout.tensors.map(\.name))
+        if let extra = byName.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw ModelError.unexpectedTensor(extra)
+        }
+        for spec in model.layout.tensors {
+            guard let file = byName[spec.name] else { throw ModelError.missingTensor(spec.name) }
+            try file.read(spec.name, into: model.parameters.base + spec.offset)
+        }
+    }
+
+    /// Writes `config.json` and `model.safetensors` (Float32) into `dir`, each file atomically.
+    public static func save(_ model: Qwen3Model, to dir: String, metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var config = model.config
+        config.dtype = "float32"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(config), to: dir + "/" + configName)
+        let base = model.parameters.base
+        let tensors = model.layout.tensors.map { spec in
+            (name: spec.name, shape: spec.shape, values: UnsafeBufferPointer(start: base + spec.offset, count: spec.count))
+        }
+        var meta = metadata
+        meta["format"] = "pt"
+        try SafetensorsFile.write(path: dir + "/" + weightsName, tensors: tensors, metadata: meta)
+    }
+}

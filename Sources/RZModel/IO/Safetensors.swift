@@ -1,0 +1,163 @@
+import Foundation
+
+/// A read-only view of one `.safetensors` file (memory-mapped), with every header entry validated
+/// against the file size before any tensor is touched. Format: u64-LE header length, JSON header
+/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the raw data.
+public struct SafetensorsFile: Sendable {
+    public enum DType: String, Sendable {
+        case f32 = "F32"
+        case f16 = "F16"
+        case bf16 = "BF16"
+        case f64 = "F64"
+
+        var size: Int {
+            switch self {
+            case .f16, .bf16: return 2
+            case .f32: return 4
+            case .f64: return 8
+            }
+        }
+    }
+
+    public struct Entry: Sendable {
+        public let dtype: DType
+        public let shape: [Int]
+        /// Byte range within the file.
+        public let range: Range<Int>
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    public let metadata: [String: String]
+    private let data: Data
+
+    /// Largest header accepted; real headers are a few hundred KB even for large models.
+    static let maxHeaderBytes = 100 << 20
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelError.fileNotFound(path) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw ModelError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        func fail(_ reason: String) -> ModelError { .safetensors(path: path, reason: reason) }
+        guard data.count >= 8 else { throw fail("file is \(data.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
+        guard headerLength <= UInt64(Self.maxHeaderBytes), Int(headerLength) <= data.count - 8 else {
+            throw fail("header length \(headerLength) exceeds the file size \(data.count) (truncated or corrupt)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart))
+        } catch {
+            throw fail("header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else { throw fail("header is not a JSON object") }
+        var entries: [String: Entry] = [:]
+        var metadata: [String: String] = [:]
+        let dataBytes = data.count - dataStart
+        for (name, value) in header {
+            if name == "__metadata__" {
+                if let m = value as? [String: Any] {
+                    for (k, v) in m { metadata[k] = v as? String ?? "\(v)" }
+                }
+                continue
+            }
+            guard let obj = value as? [String: Any] else { throw fail("entry \(name) is not an object") }
+            guard let dtypeName = obj["dtype"] as? String else { throw fail("entry \(name) has no dtype") }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw fail("tensor \(name) has unsupported dtype \(dtypeName) (F32, F16, BF16, F64 are supported)")
+            }
+            guard let shapeAny = obj["shape"] as? [Any], let offsetsAny = obj["data_offsets"] as? [Any], offsetsAny.count == 2
+            else { throw fail("entry \(name) lacks shape or data_offsets") }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let offsets = offsetsAny.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, offsets.count == 2, shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("entry \(name) has a malformed shape or data_offsets")
+            }
+            var elements = 1
+            for d in shape {
+                let (m, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw fail("tensor \(name) shape \(shape) overflows") }
+                elements = m
+            }
+            let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataBytes else {
+                throw fail("tensor \(name) data_offsets \(offsets) lie outside the \(dataBytes) data bytes (truncated?)")
+            }
+            guard offsets[1] - offsets[0] == bytes else {
+                throw fail("tensor \(name) has \(offsets[1] - offsets[0]) bytes, its shape \(shape) × \(dtype.rawValue) needs \(bytes)")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, range: (dataStart + offsets[0])..<(dataStart + offsets[1]))
+        }
+        self.entries = entries
+        self.metadata = metadata
+        self.data = data
+    }
+
+    /// Converts tensor `name` to Float32 into `destination` (which must hold `entry.count` floats).
+    public func read(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        guard let e = entries[name] else { throw ModelError.missingTensor(name) }
+        let n = e.count
+        data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let src = base + e.range.lowerBound
+            switch e.dtype {
+            case .f32:
+                memcpy(destination, src, n * 4)
+            case .f16:
+                for i in 0..<n {
+                    destination[i] = Float(Float16(bitPattern: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
+            case .bf16:
+                for i in 0..<n {
+                    destination[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+                }
+            case .f64:
+                for i in 0..<n { destination[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            }
+        }
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        guard let e = entries[name] else { throw ModelError.missingTensor(name) }
+        var out = [Float](repeating: 0, count: e.count)
+        try out.withUnsafeMutableBufferPointer { buf in
+            if let base = buf.baseAddress { try read(name, into: base) }
+        }
+        return out
+    }
+
+    /// Writes Float32 tensors as a safetensors file, atomically. Names are sorted in the header, as
+    /// the Python library does, and the header is space-padded to a multiple of 8 bytes.
+    public static func write(
+        path: String, tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
+        metadata: [String: String] = [:]
+    ) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        let sorted = tensors.sorted { $0.name < $1.name }
+        var offset = 0
+        for t in sorted {
+            let expected = t.shape.reduce(1, *)
+            guard expected == t.values.count else {
+                throw ModelError.shapeMismatch(name: t.name, expected: t.shape, found: [t.values.count])
+            }
+            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * expected]] as [String: Any]
+            offset += 4 * expected
+        }
+        var headerData = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while headerData.count % 8 != 0 { headerData.append(0x20) }
+        var length = UInt64(headerData.count).littleEndian
+        try AtomicFile.write(to: path) { w in
+            try withUnsafeBytes(of: &length) { try w.write($0) }
+            try w.write(headerData)
+            for t in sorted { try w.write(UnsafeRawBufferPointer(t.values)) }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/// One named tensor inside the flat parameter buffer.
+public struct TensorSpec: Sendable, Equatable {
+    /// The Hugging Face checkpoint key, e.g. `model.layers.0.self_attn.q_proj.weight`.
+    public let name: String
+    public let shape: [Int]
+    /// Offset into the flat buffer, in floats.
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// Offsets of one decoder layer's tensors in the flat buffer (weights stored (out, in) as in PyTorch).
+public struct LayerOffsets: Sendable {
+    public let inputNorm: Int  // (C)
+    public let q: Int  // (NH*HD, C)
+    public let k: Int  // (NKV*HD, C)
+    public let v: Int  // (NKV*HD, C)
+    public let o: Int  // (C, NH*HD)
+    public let qNorm: Int  // (HD)
+    public let kNorm: Int  // (HD)
+    public let postNorm: Int  // (C)
+    public let gate: Int  // (F, C)
+    public let up: Int  // (F, C)
+    public let down: Int  // (C, F)
+}
+
+/// The layout of every parameter in one flat Float32 buffer (llm.c's `ParameterTensors`).
+/// Gradients and optimizer moments use the same layout, so updates and checkpoints are flat loops.
+/// Checkpoint key names appear only here.
+public struct ParameterLayout: Sendable {
+    public let tensors: [TensorSpec]
+    public let embed: Int  // (V, C)
+    public let finalNorm: Int  // (C)
+    /// (V, C); equal to `embed` when the embeddings are tied.
+    public let lmHead: Int
+    public let layers: [LayerOffsets]
+    public let count: Int
+    private let indexByName: [String: Int]
+
+    public init(config: Qwen3Config) {
+        let C = config.hiddenSize, V = config.vocabSize, F = config.intermediateSize
+        let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim, HD = config.headDim
+        var specs: [TensorSpec] = []
+        var next = 0
+        func add(_ name: String, _ shape: [Int]) -> Int {
+            let spec = TensorSpec(name: name, shape: shape, offset: next)
+            specs.append(spec)
+            next += spec.count
+            return spec.offset
+        }
+        embed = add("model.embed_tokens.weight", [V, C])
+        var layers: [LayerOffsets] = []
+        for l in 0..<config.numLayers {
+            let p = "model.layers.\(l)."
+            layers.append(
+                LayerOffsets(
+                    inputNorm: add(p + "input_layernorm.weight", [C]),
+                    q: add(p + "self_attn.q_proj.weight", [QD, C]),
+                    k: add(p + "self_attn.k_proj.weight", [KD, C]),
+                    v: add(p + "self_attn.v_proj.weight", [KD, C]),
+                    o: add(p + "self_attn.o_proj.weight", [C, QD]),
+                    qNorm: add(p + "self_attn.q_norm.weight", [HD]),
+                    kNorm: add(p + "self_attn.k_norm.weight", [HD]),
+                    postNorm: add(p + "post_attention_layernorm.weight", [C]),
+                    gate: add(p + "mlp.gate_proj.weight", [F, C]),
+                    up: add(p + "mlp.up_proj.weight", [F, C]),
+                    down: add(p + "mlp.down_proj.weight", [C, F])))
+        }
+        self.layers = layers
+        finalNorm = add("model.norm.weight", [C])
+        lmHead = config.tieWordEmbeddings ? embed : add("lm_head.weight", [V, C])
+        tensors = specs
+        count = next
+        indexByName = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($0.element.name, $0.offset) })
+    }
+
+    public func spec(named name: String) -> TensorSpec? {
+        indexByName[name].map { tensors[$0] }
+    }
+
+    /// Name of the untied LM head key, which a tied checkpoint may still carry (and we then drop).
+    public static let lmHeadName = "lm_head.weight"
+}

@@ -1,0 +1,59 @@
+/// Embedding lookup: `out[i,:] = table[ids[i], :]` for N ids into a (V, C) table.
+public func embeddingForward(
+    out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, table: UnsafePointer<Float>, N: Int, C: Int
+) {
+    for i in 0..<N { (out + i * C).update(from: table + Int(ids[i]) * C, count: C) }
+}
+
+/// Backward of `embeddingForward`. Accumulates `dOut` rows into `dTable` (repeated ids add up).
+public func embeddingBackward(
+    dTable: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>, N: Int, C: Int
+) {
+    for i in 0..<N {
+        let dst = dTable + Int(ids[i]) * C
+        let src = dOut + i * C
+        for j in 0..<C { dst[j] += src[j] }
+    }
+}
+
+/// `y[i] += x[i]` over `count` values.
+public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    parallelChunks(count, minimumPerChunk: 65_536) { r, _ in
+        for i in r { y[i] += x[i] }
+    }
+}
+
+/// `out[i] = a[i] + b[i]` over `count` values.
+public func add(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    parallelChunks(count, minimumPerChunk: 65_536) { r, _ in
+        for i in r { out[i] = a[i] + b[i] }
+    }
+}
+
+/// `x[i] *= s` over `count` values.
+public func scaleInPlace(_ x: UnsafeMutablePointer<Float>, _ s: Float, count: Int) {
+    parallelChunks(count, minimumPerChunk: 65_536) { r, _ in
+        for i in r { x[i] *= s }
+    }
+}
+
+/// Σ x[i]², accumulated in Double so that norms of millions of values do not lose digits.
+public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    var total = 0.0
+    var i = 0
+    // Float partial sums over short blocks vectorise; Double across blocks keeps precision.
+    while i < count {
+        let end = min(count, i + 1024)
+        var partial: Float = 0
+        for j in i..<end { partial += x[j] * x[j] }
+        total += Double(partial)
+        i = end
+    }
+    return total
+}
+
+/// True when every value is finite.
+public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+    for i in 0..<count where !x[i].isFinite { return false }
+    return true
+}

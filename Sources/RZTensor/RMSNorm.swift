@@ -1,0 +1,53 @@
+// Shapes: N rows (tokens, or tokens × heads for the per-head q/k norm), C features per row.
+
+/// `out[i,:] = inp[i,:] * rstd[i] * weight`, `rstd[i] = 1 / sqrt(mean(inp[i,:]²) + eps)`.
+/// Matches transformers' Qwen3RMSNorm in float32 (weight multiplies directly, no `1 + w`).
+public func rmsNormForward(
+    out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+    inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, eps: Float
+) {
+    parallelChunks(N, minimumPerChunk: max(1, 16_384 / max(C, 1))) { rows, _ in
+        for i in rows {
+            let x = inp + i * C
+            let y = out + i * C
+            var ss: Float = 0
+            for j in 0..<C { ss += x[j] * x[j] }
+            let r = 1 / (ss / Float(C) + eps).squareRoot()
+            rstd[i] = r
+            for j in 0..<C { y[j] = x[j] * r * weight[j] }
+        }
+    }
+}
+
+/// Backward of `rmsNormForward`. Accumulates into `dInp` and `dWeight` (callers zero them first).
+/// `scratch` must hold `Parallelism.workers * C` floats: per-worker partial sums of `dWeight`,
+/// so rows can be split across cores without racing on the shared weight gradient.
+public func rmsNormBackward(
+    dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+    dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    rstd: UnsafePointer<Float>, N: Int, C: Int, scratch: UnsafeMutablePointer<Float>
+) {
+    scratch.update(repeating: 0, count: Parallelism.workers * C)
+    parallelChunks(N, minimumPerChunk: max(1, 16_384 / max(C, 1))) { rows, w in
+        let dw = scratch + w * C
+        for i in rows {
+            let x = inp + i * C
+            let dy = dOut + i * C
+            let dx = dInp + i * C
+            let r = rstd[i]
+            // dot = mean_j(dy_j * w_j * xhat_j)
+            var dot: Float = 0
+            for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
+            dot /= Float(C)
+            for j in 0..<C {
+                let xhat = x[j] * r
+                dw[j] += dy[j] * xhat
+                dx[j] += r * (dy[j] * weight[j] - xhat * dot)
+            }
+        }
+    }
+    for w in 0..<Parallelism.workers {
+        let dw = scratch + w * C
+        for j in 0..<C { dWeight[j] += dw[j] }
+    }
+}

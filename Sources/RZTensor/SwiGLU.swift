@@ -1,0 +1,29 @@
+import Foundation
+
+/// `h = silu(gate) * up` elementwise over `count` values (the Qwen3 MLP's gating).
+public func swigluForward(
+    h: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
+) {
+    parallelChunks(count, minimumPerChunk: 32_768) { r, _ in
+        for i in r {
+            let g = gate[i]
+            h[i] = g / (1 + Foundation.exp(-g)) * up[i]
+        }
+    }
+}
+
+/// Backward of `swigluForward`. Accumulates into `dGate` and `dUp`.
+public func swigluBackward(
+    dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, dH: UnsafePointer<Float>,
+    gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
+) {
+    parallelChunks(count, minimumPerChunk: 32_768) { r, _ in
+        for i in r {
+            let g = gate[i]
+            let sig = 1 / (1 + Foundation.exp(-g))
+            let silu = g * sig
+            dGate[i] += dH[i] * up[i] * sig * (1 + g * (1 - sig))
+            dUp[i] += dH[i] * silu
+        }
+    }
+}

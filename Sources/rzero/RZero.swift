@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import RZTensor
+
+@main
+struct RZero: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rzero",
+        abstract: "R-Zero on the CPU: a Qwen3 decoder with exact backward, trained by self-play.",
+        subcommands: [Score.self, Bench.self]
+    )
+}
+
+/// Options every compute command shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var threads: Int?
+
+    func apply() {
+        BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+/// Prints a one-line error to stderr and exits non-zero: the CLI's answer to bad input.
+func failure(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+    return ExitCode(1)
+}
+
+/// Encodes a JSON value to stdout on one line.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}

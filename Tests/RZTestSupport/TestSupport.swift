@@ -1,0 +1,73 @@
+import Foundation
+import RZTensor
+
+/// Random data and Float-vs-Double comparison for numeric tests.
+public enum TestData {
+    public static func random(_ n: Int, seed: UInt64, scale: Double = 1) -> [Double] {
+        var rng = SeededRandom(seed: seed)
+        return (0..<n).map { _ in rng.nextNormal() * scale }
+    }
+
+    /// The first element where |fast − ref| > atol + rtol·|ref| (or fast is not finite), described; nil when all pass.
+    public static func mismatch(_ fast: [Float], _ ref: [Double], atol: Double = 1e-5, rtol: Double = 1e-4) -> String? {
+        if fast.count != ref.count { return "size \(fast.count) vs \(ref.count)" }
+        for i in 0..<fast.count {
+            let a = Double(fast[i])
+            if !a.isFinite || abs(a - ref[i]) > atol + rtol * abs(ref[i]) {
+                return "element \(i): \(a) vs reference \(ref[i])"
+            }
+        }
+        return nil
+    }
+
+    /// max|a − b| / max(max|b|, 1e-12): a per-tensor relative error that ignores near-zero entries.
+    public static func relativeMaxError(_ a: [Float], _ b: [Float]) -> Double {
+        var diff = 0.0, scale = 0.0
+        for (x, y) in zip(a, b) {
+            diff = max(diff, abs(Double(x) - Double(y)))
+            scale = max(scale, abs(Double(y)))
+        }
+        return a.count == b.count ? diff / max(scale, 1e-12) : .infinity
+    }
+
+    public static func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
+        a.count == b.count ? zip(a, b).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) } : .infinity
+    }
+}
+
+extension Array where Element == Double {
+    public var floats: [Float] { map { Float($0) } }
+}
+
+/// Finite-difference checks (cs231n's eval_numerical_gradient_array): for an upstream gradient g and
+/// f(x) = <g, forward(x)>, compare the analytic vjp with (f(x+h) − f(x−h)) / 2h at h = 1e-5.
+public enum FiniteDifference {
+    /// Max over sampled coordinates of |a − n| / max(1e-8, |a| + |n|).
+    public static func relativeError(
+        x: [Double], analytic: [Double], coordinates: Int = 40, seed: UInt64 = 99, h: Double = 1e-5,
+        objective: ([Double]) -> Double
+    ) -> Double {
+        var rng = SeededRandom(seed: seed)
+        let picks = x.count <= coordinates ? Array(0..<x.count) : (0..<coordinates).map { _ in Int(rng.next() % UInt64(x.count)) }
+        var worst = 0.0
+        for i in picks {
+            var xp = x, xm = x
+            xp[i] += h
+            xm[i] -= h
+            let numeric = (objective(xp) - objective(xm)) / (2 * h)
+            worst = max(worst, abs(analytic[i] - numeric) / max(1e-8, abs(analytic[i]) + abs(numeric)))
+        }
+        return worst
+    }
+
+    public static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+}
+
+/// Locates committed fixtures relative to this source file, so tests never depend on the working directory.
+public enum Fixtures {
+    public static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    }
+
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+}
