@@ -16,7 +16,7 @@ public func logSoftmaxGatherForward(
             var sum: Float = 0
             var weighted: Float = 0
             for v in 0..<V {
-                let e = Foundation.exp(row[v] - maxv)
+                let e = fastExp(row[v] - maxv)
                 sum += e
                 weighted += e * row[v]
             }
@@ -47,7 +47,7 @@ public func logSoftmaxGatherBackward(
             }
             let row = logits + i * V
             let l = lse[i]
-            for v in 0..<V { d[v] = -w * Foundation.exp(row[v] - l) }
+            for v in 0..<V { d[v] = -w * fastExp(row[v] - l) }
             d[t] += w
         }
     }

@@ -17,13 +17,7 @@ public func causalSoftmaxForward(
             row[j] *= scale
             maxv = max(maxv, row[j])
         }
-        var sum: Float = 0
-        for j in 0..<valid {
-            let e = Foundation.exp(row[j] - maxv)
-            row[j] = e
-            sum += e
-        }
-        let inv = 1 / sum
+        let inv = 1 / expShiftedInPlace(row, count: valid, shift: maxv)
         for j in 0..<valid { row[j] *= inv }
         if valid < cols { (row + valid).update(repeating: 0, count: cols - valid) }
     }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// `h = silu(gate) * up` elementwise over `count` values (the Qwen3 MLP's gating).
 public func swigluForward(
     h: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
@@ -7,7 +5,7 @@ public func swigluForward(
     parallelChunks(count, minimumPerChunk: 32_768) { r, _ in
         for i in r {
             let g = gate[i]
-            h[i] = g / (1 + Foundation.exp(-g)) * up[i]
+            h[i] = g / (1 + fastExp(-g)) * up[i]
         }
     }
 }
@@ -20,10 +18,9 @@ public func swigluBackward(
     parallelChunks(count, minimumPerChunk: 32_768) { r, _ in
         for i in r {
             let g = gate[i]
-            let sig = 1 / (1 + Foundation.exp(-g))
-            let silu = g * sig
+            let sig = 1 / (1 + fastExp(-g))
             dGate[i] += dH[i] * up[i] * sig * (1 + g * (1 - sig))
-            dUp[i] += dH[i] * silu
+            dUp[i] += dH[i] * g * sig
         }
     }
 }

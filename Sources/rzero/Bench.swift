@@ -4,6 +4,104 @@ import RZModel
 import RZTensor
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (placeholder, filled in below).")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
+        subcommands: [SGEMMPeak.self, TrainStep.self])
+}
+
+/// The two model sizes the engine is benchmarked on (issue 2).
+enum BenchModel: String, ExpressibleByArgument, CaseIterable {
+    case tiny, small
+
+    var config: Qwen3Config {
+        switch self {
+        case .tiny:
+            return Qwen3Config(vocabSize: 512, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 4,
+                               numKVHeads: 2, headDim: 64, tieWordEmbeddings: true)
+        case .small:
+            return Qwen3Config(vocabSize: 2048, hiddenSize: 512, intermediateSize: 1536, numLayers: 8, numHeads: 8,
+                               numKVHeads: 4, headDim: 64, tieWordEmbeddings: true)
+        }
+    }
+}
+
+/// FLOPs of one forward + backward over `batch` sequences of `length` tokens, counting what is computed:
+/// 6 · tokens · (matmul parameters incl. LM head) plus full (unmasked) attention score and value
+/// products, 4 · NH · HD · len² per sequence and layer forward, twice that backward.
+func trainingStepFLOPs(_ c: Qwen3Config, batch: Int, length: Int) -> Double {
+    let C = Double(c.hiddenSize), F = Double(c.intermediateSize), V = Double(c.vocabSize)
+    let QD = Double(c.numHeads * c.headDim), KD = Double(c.numKVHeads * c.headDim)
+    let perLayer = C * QD * 2 + C * KD * 2 + 3 * C * F
+    let matmulParams = Double(c.numLayers) * perLayer + V * C
+    let tokens = Double(batch * length)
+    let attention = 12 * Double(c.numLayers) * QD * Double(batch) * Double(length * length)
+    return 6 * tokens * matmulParams + attention
+}
+
+struct SGEMMPeak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgemm", abstract: "Measure OpenBLAS sgemm GFLOP/s on training-like shapes; prints JSON.")
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Repetitions per shape.") var repeats = 20
+
+    func run() throws {
+        compute.apply()
+        // Shapes of the benchmark models' training GEMMs (M = 16 × 128 tokens) plus a square one.
+        let shapes = [(2048, 768, 256), (2048, 1536, 512), (1024, 1024, 1024)]
+        var best: [String: Double] = [:]
+        for (M, N, K) in shapes {
+            let a = FloatBuffer(count: M * K), b = FloatBuffer(count: K * N), c = FloatBuffer(count: M * N)
+            for i in 0..<a.count { a[i] = Float(i % 7) * 0.01 }
+            for i in 0..<b.count { b[i] = Float(i % 5) * 0.01 }
+            var top = 0.0
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                gemm(.none, .none, M: M, N: N, K: K, A: a.base, lda: K, B: b.base, ldb: N, C: c.base, ldc: N)
+                let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                top = max(top, 2 * Double(M * N * K) / dt / 1e9)
+            }
+            best["\(M)x\(N)x\(K)"] = top
+        }
+        struct Out: Encodable { let gflops: Double; let shapes: [String: Double]; let threads: Int }
+        try printJSON(Out(gflops: best.values.max() ?? 0, shapes: best, threads: Parallelism.workers))
+    }
+}
+
+struct TrainStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Time forward + backward on a random model; prints JSON.")
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Model size: tiny or small.") var model: BenchModel = .tiny
+    @Option(help: "Sequences per batch.") var batch = 16
+    @Option(help: "Tokens per sequence.") var length = 128
+    @Option(help: "Timed steps.") var steps = 5
+    @Option(help: "Untimed warm-up steps.") var warmup = 1
+
+    func run() throws {
+        compute.apply()
+        let config = model.config
+        let m = try Qwen3Model(config: config)
+        m.initializeRandom(seed: 1)
+        var rng = SeededRandom(seed: 2)
+        let seqs = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) } }
+        let weights = seqs.map { [Float](repeating: 1, count: $0.count - 1) }
+        var seconds: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try m.forward(seqs)
+            try m.backward(weights: weights)
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            if i >= warmup { seconds.append(dt) }
+        }
+        let flops = trainingStepFLOPs(config, batch: batch, length: length)
+        let median = seconds.sorted()[seconds.count / 2]
+        struct Out: Encodable {
+            let model: String; let tokens_per_step: Int; let step_seconds: [Double]; let median_tokens_per_s: Double
+            let flops_per_step: Double; let median_gflops: Double; let parameters: Int; let threads: Int
+        }
+        try printJSON(Out(
+            model: model.rawValue, tokens_per_step: batch * length, step_seconds: seconds,
+            median_tokens_per_s: Double(batch * length) / median, flops_per_step: flops, median_gflops: flops / median / 1e9,
+            parameters: m.parameterCount, threads: Parallelism.workers))
+    }
 }

@@ -13,11 +13,11 @@ struct RZero: ParsableCommand {
 
 /// Options every compute command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
     func apply() {
-        BLASThreads.set(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        Parallelism.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 

@@ -163,3 +163,21 @@ struct KernelTests {
     }
 }
 
+
+@Suite("Fast exp")
+struct VectorMathTests {
+    @Test("fastExp is within 2 ulp of libm's exp on [-87, 88.3]; clamps beyond without NaN or inf")
+    func accuracy() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88.3 {
+            let ref = Float(Foundation.exp(Double(x)))
+            worst = max(worst, abs(fastExp(x) - ref) / ref.ulp)
+            x += 0.00071
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp")
+        #expect(fastExp(-1000) >= 0 && fastExp(-1000) < 1e-37)
+        #expect(fastExp(1000) > 1e38 && fastExp(1000).isFinite)
+        #expect(fastExp(0) == 1)
+    }
+}

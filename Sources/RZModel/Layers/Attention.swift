@@ -4,8 +4,8 @@ import RZTensor
 // N tokens, NH query heads, NKV key/value heads, HD head dim; QD = NH*HD, KD = NKV*HD.
 // q: (N, QD), k/v: (N, KD), out: (N, QD), probs: per sequence s and head h a (len, len) block at
 // NH * scoreOffsets[s] + h * len².
-// Work is spread over (sequence, kv head) pairs, with BLAS single-threaded inside: per-head GEMMs are
-// too small for BLAS threading to pay, and pairing by kv head keeps the dK/dV accumulation race-free.
+// Work is spread over (sequence, kv head) pairs; each pair's per-head GEMMs are small enough to run unsplit
+// (below gemm's split threshold), and pairing by kv head keeps the dK/dV accumulation race-free.
 
 /// Forward: `probs = causal_softmax(q kᵀ / √HD)`, `out = probs v`, per sequence and head.
 func attentionForward(
@@ -16,7 +16,7 @@ func attentionForward(
     let QD = NH * HD, KD = NKV * HD, group = NH / NKV
     let scale = 1 / Float(HD).squareRoot()
     let pairs = batch.lengths.count * NKV
-    BLASThreads.withSingleThread {
+    do {
         parallelChunks(pairs) { range, _ in
             for pair in range {
                 let s = pair / NKV, g = pair % NKV
@@ -49,7 +49,7 @@ func attentionBackward(
     let scale = 1 / Float(HD).squareRoot()
     let pairs = batch.lengths.count * NKV
     let maxLen = batch.maxLength
-    BLASThreads.withSingleThread {
+    do {
         parallelChunks(pairs) { range, worker in
             let dS = scratch + worker * maxLen * maxLen
             for pair in range {
