@@ -125,19 +125,16 @@ struct ModelFolderTests {
         let f = try SafetensorsFile(path: dir + "/model.safetensors")
         var tensors = try f.entries.keys.sorted().map { (name: $0, shape: f.entries[$0]!.shape, values: try f.floats($0)) }
         edit(&tensors)
-        let buffers = tensors.map { t in (t.name, t.shape, t.values) }
-        var storage: [[Float]] = buffers.map { $0.2 }
-        try storage.withUnsafeMutableBufferPointer { _ in }
-        let ptrs = storage.map { arr -> UnsafeMutableBufferPointer<Float> in
-            let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: arr.count)
-            _ = p.initialize(from: arr)
+        // SafetensorsFile.write takes buffer pointers; keep the arrays alive while it runs.
+        let buffers = tensors.map { t -> UnsafeMutableBufferPointer<Float> in
+            let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: t.values.count)
+            _ = p.initialize(from: t.values)
             return p
         }
-        defer { ptrs.forEach { $0.deallocate() } }
+        defer { buffers.forEach { $0.deallocate() } }
         try SafetensorsFile.write(
             path: dir + "/model.safetensors",
-            tensors: zip(buffers, ptrs).map { (name: $0.0.0, shape: $0.0.1, values: UnsafeBufferPointer($0.1)) })
-        storage.removeAll()
+            tensors: zip(tensors, buffers).map { (name: $0.0.name, shape: $0.0.shape, values: UnsafeBufferPointer($0.1)) })
         return dir
     }
 
