@@ -34,10 +34,16 @@ let package = Package(
             dependencies: ["RZTensor"],
             swiftSettings: numericSettings
         ),
+        .target(
+            name: "RZTraining",
+            dependencies: ["RZModel", "RZTensor"],
+            swiftSettings: numericSettings
+        ),
         .executableTarget(
             name: "rzero",
             dependencies: [
                 "RZModel",
+                "RZTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,8 +59,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RZModelTests",
-            dependencies: ["RZModel", "RZTensor", "RZTestSupport"],
-            exclude: []
+            dependencies: ["RZModel", "RZTensor", "RZTestSupport"]
+        ),
+        .testTarget(
+            name: "RZTrainingTests",
+            dependencies: ["RZTraining", "RZModel", "RZTensor", "RZTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

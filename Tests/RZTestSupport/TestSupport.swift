@@ -30,6 +30,17 @@ public enum TestData {
         return a.count == b.count ? diff / max(scale, 1e-12) : .infinity
     }
 
+    /// ‖a − b‖₂ / ‖b‖₂.
+    public static func relativeNormError(_ a: [Float], _ b: [Float]) -> Double {
+        guard a.count == b.count else { return .infinity }
+        var diff = 0.0, norm = 0.0
+        for (x, y) in zip(a, b) {
+            diff += (Double(x) - Double(y)) * (Double(x) - Double(y))
+            norm += Double(y) * Double(y)
+        }
+        return (diff / max(norm, 1e-300)).squareRoot()
+    }
+
     public static func maxAbsError(_ a: [Float], _ b: [Float]) -> Double {
         a.count == b.count ? zip(a, b).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) } : .infinity
     }

@@ -1,0 +1,112 @@
+import Foundation
+import RZModel
+import RZTensor
+
+/// A trainer checkpoint is a folder: a Hugging Face model folder (`config.json`, `model.safetensors`, so
+/// transformers can load the weights as they are) plus
+///   optimizer.safetensors   AdamW moments `exp_avg.<param>` / `exp_avg_sq.<param>` in the parameter layout
+///   reference.safetensors   the frozen KL reference's weights, when there is one
+///   trainer_state.json      format, version, optimizer step count and the settings used
+/// The folder is written under a temporary name and renamed into place, so a reader sees the old
+/// checkpoint or the new one, never a mixture.
+public enum TrainerCheckpoint {
+    public static let stateName = "trainer_state.json"
+    public static let optimizerName = "optimizer.safetensors"
+    public static let referenceName = "reference.safetensors"
+    static let format = "rzero-trainer"
+    static let version = 1
+
+    struct State: Codable {
+        var format: String
+        var version: Int
+        var step: Int
+        var hasReference: Bool
+        var settings: TrainerSettings
+        var metadata: [String: String]
+    }
+
+    public static func save(_ trainer: PolicyTrainer, to dir: String, metadata: [String: String] = [:]) throws {
+        let url = URL(fileURLWithPath: dir)
+        let parent = url.deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let suffix = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + suffix
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
+        let layout = trainer.model.layout
+        func tensors(_ buffer: FloatBuffer, prefix: String) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
+            layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: buffer.base + $0.offset, count: $0.count)) }
+        }
+        try SafetensorsFile.write(
+            path: tmp + "/" + optimizerName,
+            tensors: tensors(trainer.optimizer.m, prefix: "exp_avg.") + tensors(trainer.optimizer.v, prefix: "exp_avg_sq."),
+            metadata: ["format": "rzero-optimizer", "step": String(trainer.optimizer.step)])
+        if let ref = trainer.reference {
+            try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: tensors(ref.parameters, prefix: ""))
+        }
+        let state = State(format: format, version: version, step: trainer.optimizer.step, hasReference: trainer.reference != nil,
+                          settings: trainer.settings, metadata: metadata)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: tmp + "/" + stateName)
+        // Swap into place: rename the old folder aside, the new one in, then delete the old.
+        let fm = FileManager.default
+        var old: String? = nil
+        if fm.fileExists(atPath: dir) {
+            let aside = parent + "/." + url.lastPathComponent + ".old-" + suffix
+            guard rename(dir, aside) == 0 else { throw ModelError.unreadable(path: dir, reason: "cannot move the old checkpoint aside") }
+            old = aside
+        }
+        guard rename(tmp, dir) == 0 else {
+            if let old { _ = rename(old, dir) }
+            throw ModelError.unreadable(path: dir, reason: "cannot rename the new checkpoint into place")
+        }
+        if let old { try? fm.removeItem(atPath: old) }
+    }
+
+    /// Loads model, optimizer state, reference and settings; every tensor's name and shape is checked.
+    public static func load(from dir: String) throws -> PolicyTrainer {
+        let statePath = dir + "/" + stateName
+        guard FileManager.default.fileExists(atPath: statePath) else { throw ModelError.fileNotFound(statePath) }
+        let state: State
+        do {
+            state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+        } catch {
+            throw ModelError.invalidConfig("\(statePath) is not a valid rzero trainer state")
+        }
+        guard state.format == format, state.version == version else {
+            throw ModelError.unsupported("\(statePath): format \(state.format) version \(state.version), expected \(format) \(version)")
+        }
+        let model = try ModelFolder.load(dir)
+        let trainer = PolicyTrainer(model: model, settings: state.settings)
+        let opt = try SafetensorsFile(path: dir + "/" + optimizerName)
+        try read(opt, into: trainer.optimizer.m, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
+        try read(opt, into: trainer.optimizer.v, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
+        trainer.optimizer.step = state.step
+        if state.hasReference {
+            let refFile = try SafetensorsFile(path: dir + "/" + referenceName)
+            let buffer = FloatBuffer(count: model.parameterCount)
+            try read(refFile, into: buffer, layout: model.layout, prefix: "", file: referenceName)
+            try trainer.setReference(parameters: buffer)
+        }
+        return trainer
+    }
+
+    private static func read(_ f: SafetensorsFile, into buffer: FloatBuffer, layout: ParameterLayout, prefix: String, file: String) throws {
+        let expected = Set(layout.tensors.map { prefix + $0.name })
+        for spec in layout.tensors {
+            guard let e = f.entries[prefix + spec.name] else {
+                throw ModelError.invalidConfig("\(file) does not match the model: it lacks \(prefix + spec.name)")
+            }
+            guard e.shape == spec.shape else {
+                throw ModelError.invalidConfig("\(file) does not match the model: \(prefix + spec.name) has shape \(e.shape), the model's is \(spec.shape)")
+            }
+            try f.read(prefix + spec.name, into: buffer.base + spec.offset)
+        }
+        if let extra = f.entries.keys.filter({ $0.hasPrefix(prefix) && !expected.contains($0) }).sorted().first,
+            prefix.isEmpty || extra.hasPrefix(prefix)
+        {
+            throw ModelError.invalidConfig("\(file) does not match the model: unexpected tensor \(extra)")
+        }
+    }
+}

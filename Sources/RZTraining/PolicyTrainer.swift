@@ -1,0 +1,260 @@
+import Foundation
+import RZModel
+import RZTensor
+
+/// One sampled response for a GRPO step.
+public struct GRPOSample: Sendable, Codable, Equatable {
+    public var prompt: [Int32]
+    public var response: [Int32]
+    /// Log-probabilities of the response tokens under the policy that sampled them (logp_old). nil means
+    /// "this very policy" (ratio 1, fully on-policy).
+    public var oldLogProbs: [Float]?
+    /// Reference-model log-probabilities, if the caller computed them; else the trainer's reference does.
+    public var refLogProbs: [Float]?
+    public var reward: Double
+    /// Responses to the same prompt share a group id.
+    public var group: Int
+
+    public init(prompt: [Int32], response: [Int32], oldLogProbs: [Float]? = nil, refLogProbs: [Float]? = nil,
+                reward: Double, group: Int) {
+        self.prompt = prompt
+        self.response = response
+        self.oldLogProbs = oldLogProbs
+        self.refLogProbs = refLogProbs
+        self.reward = reward
+        self.group = group
+    }
+}
+
+/// One (prompt, target) pair for a supervised step: cross-entropy on the target tokens only.
+public struct SFTSample: Sendable, Codable, Equatable {
+    public var prompt: [Int32]
+    public var target: [Int32]
+    public init(prompt: [Int32], target: [Int32]) {
+        self.prompt = prompt
+        self.target = target
+    }
+}
+
+/// Everything a training step can be told.
+public struct TrainerSettings: Codable, Sendable, Equatable {
+    public var loss = GRPOLossSettings()
+    public var optimizer = AdamWSettings()
+    /// Gradient clipping threshold on the global L2 norm (torch clip_grad_norm_ semantics).
+    public var maxGradNorm: Double = 1.0
+    /// Upper bound on tokens per forward/backward pass; the batch is processed in micro-batches of at most
+    /// this many tokens (at least one sequence each), accumulating gradients, so memory stays bounded.
+    public var microBatchTokens: Int = 8192
+
+    public init(loss: GRPOLossSettings = GRPOLossSettings(), optimizer: AdamWSettings = AdamWSettings(),
+                maxGradNorm: Double = 1.0, microBatchTokens: Int = 8192) {
+        self.loss = loss
+        self.optimizer = optimizer
+        self.maxGradNorm = maxGradNorm
+        self.microBatchTokens = microBatchTokens
+    }
+}
+
+/// What one optimizer step reports.
+public struct StepMetrics: Codable, Sendable, Equatable {
+    public var loss: Double = 0
+    public var policyLoss: Double = 0
+    public var kl: Double = 0
+    public var clipFractionHigher: Double = 0
+    public var clipFractionLower: Double = 0
+    /// Global gradient norm before clipping.
+    public var gradNorm: Double = 0
+    public var meanReward: Double = 0
+    public var meanAdvantage: Double = 0
+    /// Mean entropy of the policy's next-token distributions over the response tokens.
+    public var entropy: Double = 0
+    public var tokens: Int = 0
+    public var sequences: Int = 0
+    public var learningRate: Double = 0
+    /// True when the gradient norm was not finite and no update was applied.
+    public var skipped: Bool = false
+    /// Optimizer steps taken so far (after this one).
+    public var step: Int = 0
+}
+
+/// Owns a policy model, its frozen KL reference and its AdamW state, and runs GRPO and SFT steps.
+/// Not thread-safe: one owner (a model actor) drives it.
+public final class PolicyTrainer {
+    public let model: Qwen3Model
+    public private(set) var reference: Qwen3Model?
+    public let optimizer: AdamWState
+    public var settings: TrainerSettings
+
+    public init(model: Qwen3Model, settings: TrainerSettings = TrainerSettings()) {
+        self.model = model
+        self.settings = settings
+        optimizer = AdamWState(parameterCount: model.parameterCount)
+    }
+
+    /// Freezes a copy of the current weights as the KL reference (done at the start of each phase).
+    public func resetReference() throws {
+        let ref = try reference ?? Qwen3Model(config: model.config)
+        ref.parameters.copy(from: model.parameters)
+        ref.logitBudget = model.logitBudget
+        reference = ref
+    }
+
+    /// Replaces the reference with given weights (checkpoint restore).
+    func setReference(parameters: FloatBuffer?) throws {
+        guard let parameters else {
+            reference = nil
+            return
+        }
+        let ref = try Qwen3Model(config: model.config)
+        ref.parameters.copy(from: parameters)
+        reference = ref
+    }
+
+    // MARK: GRPO
+
+    /// One GRPO optimizer step over `samples` (whole groups: advantages are computed within the batch).
+    public func grpoStep(_ samples: [GRPOSample]) throws -> StepMetrics {
+        try validate(samples)
+        let advantages = try groupAdvantages(rewards: samples.map(\.reward), groups: samples.map(\.group),
+                                             epsilon: settings.loss.advantageEpsilon)
+        let weights = aggregationWeights(settings.loss.aggregation, lengths: samples.map { $0.response.count })
+        let needsReference = settings.loss.klPenalty != nil && samples.contains { $0.refLogProbs == nil }
+        if needsReference && reference == nil { try resetReference() }
+
+        var metrics = StepMetrics()
+        var entropySum = 0.0
+        let grads = model.ensureGradients()
+        grads.zero()
+        for range in microBatches(samples.map { $0.prompt.count + $0.response.count }) {
+            let chunk = Array(samples[range])
+            let sequences = chunk.map { $0.prompt + $0.response }
+            var refLogp: [[Double]]? = nil
+            if settings.loss.klPenalty != nil {
+                var computed: [[Double]] = []
+                if needsReference, let ref = reference {
+                    let out = try ref.forward(sequences)
+                    computed = zip(chunk, out.logprobs).map { s, lp in responsePart(lp, s).map(Double.init) }
+                }
+                refLogp = chunk.enumerated().map { i, s in s.refLogProbs.map { $0.map(Double.init) } ?? computed[i] }
+            }
+            let out = try model.forward(sequences)
+            let logp = zip(chunk, out.logprobs).map { s, lp in responsePart(lp, s).map(Double.init) }
+            let old = chunk.enumerated().map { i, s in s.oldLogProbs.map { $0.map(Double.init) } ?? logp[i] }
+            let r = try grpoLoss(logp: logp, oldLogp: old, refLogp: refLogp, advantages: Array(advantages[range]),
+                                 weights: Array(weights[range]), settings: settings.loss)
+            metrics.loss += r.loss
+            metrics.policyLoss += r.policyLoss
+            metrics.kl += r.kl
+            metrics.clipFractionHigher += Double(r.clippedHigherTokens)
+            metrics.clipFractionLower += Double(r.clippedLowerTokens)
+            metrics.tokens += r.tokens
+            for (s, e) in zip(chunk, out.entropies) { entropySum += responsePart(e, s).reduce(0.0) { $0 + Double($1) } }
+            // Backward weights: zero on prompt positions, dL/dlogp on response positions.
+            let backwardWeights = zip(chunk, r.dLogp).map { s, d in
+                [Float](repeating: 0, count: s.prompt.count - 1) + d.map(Float.init)
+            }
+            try model.backward(weights: backwardWeights)
+        }
+        let tokens = Double(max(metrics.tokens, 1))
+        metrics.clipFractionHigher /= tokens
+        metrics.clipFractionLower /= tokens
+        metrics.entropy = entropySum / tokens
+        metrics.sequences = samples.count
+        metrics.meanReward = samples.reduce(0) { $0 + $1.reward } / Double(samples.count)
+        metrics.meanAdvantage = advantages.reduce(0, +) / Double(samples.count)
+        try applyUpdate(&metrics)
+        return metrics
+    }
+
+    /// The response tokens' entries of a per-position array over prompt + response (len − 1 entries).
+    private func responsePart<T>(_ values: [T], _ s: GRPOSample) -> ArraySlice<T> {
+        values[(s.prompt.count - 1)...]
+    }
+
+    private func validate(_ samples: [GRPOSample]) throws {
+        guard !samples.isEmpty else { throw GRPOError.invalidValue("empty batch") }
+        for (i, s) in samples.enumerated() {
+            guard !s.prompt.isEmpty else { throw GRPOError.invalidValue("sample \(i) has an empty prompt") }
+            guard !s.response.isEmpty else { throw GRPOError.invalidValue("sample \(i) has an empty response") }
+            if let o = s.oldLogProbs, o.count != s.response.count {
+                throw GRPOError.shapeMismatch("sample \(i): \(o.count) old logprobs for \(s.response.count) response tokens")
+            }
+            if let r = s.refLogProbs, r.count != s.response.count {
+                throw GRPOError.shapeMismatch("sample \(i): \(r.count) ref logprobs for \(s.response.count) response tokens")
+            }
+            if ((s.oldLogProbs ?? []) + (s.refLogProbs ?? [])).contains(where: { !$0.isFinite || $0 > 0 }) {
+                throw GRPOError.invalidValue("sample \(i) has a log-probability that is positive or not finite")
+            }
+        }
+    }
+
+    // MARK: SFT
+
+    /// One supervised step: minimises the mean negative log-likelihood of all target tokens in the batch.
+    public func sftStep(_ samples: [SFTSample]) throws -> StepMetrics {
+        guard !samples.isEmpty else { throw GRPOError.invalidValue("empty batch") }
+        for (i, s) in samples.enumerated() where s.prompt.isEmpty || s.target.isEmpty {
+            throw GRPOError.invalidValue("sample \(i) needs a non-empty prompt and target")
+        }
+        let total = Double(samples.reduce(0) { $0 + $1.target.count })
+        var metrics = StepMetrics()
+        var entropySum = 0.0
+        let grads = model.ensureGradients()
+        grads.zero()
+        for range in microBatches(samples.map { $0.prompt.count + $0.target.count }) {
+            let chunk = Array(samples[range])
+            let out = try model.forward(chunk.map { $0.prompt + $0.target })
+            var weights: [[Float]] = []
+            for (s, lp) in zip(chunk, out.logprobs) {
+                let targetLogp = lp[(s.prompt.count - 1)...]
+                metrics.loss -= targetLogp.reduce(0.0) { $0 + Double($1) } / total
+                weights.append([Float](repeating: 0, count: s.prompt.count - 1)
+                               + [Float](repeating: Float(-1 / total), count: s.target.count))
+            }
+            for (s, e) in zip(chunk, out.entropies) { entropySum += e[(s.prompt.count - 1)...].reduce(0.0) { $0 + Double($1) } }
+            try model.backward(weights: weights)
+        }
+        metrics.policyLoss = metrics.loss
+        metrics.tokens = Int(total)
+        metrics.sequences = samples.count
+        metrics.entropy = entropySum / total
+        try applyUpdate(&metrics)
+        return metrics
+    }
+
+    // MARK: Shared
+
+    /// Consecutive index ranges whose token counts stay within `microBatchTokens` (≥ 1 sequence each).
+    func microBatches(_ lengths: [Int]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0, tokens = 0
+        for (i, n) in lengths.enumerated() {
+            if i > start && tokens + n > settings.microBatchTokens {
+                ranges.append(start..<i)
+                start = i
+                tokens = 0
+            }
+            tokens += n
+        }
+        if start < lengths.count { ranges.append(start..<lengths.count) }
+        return ranges
+    }
+
+    /// Clips the global gradient norm and applies AdamW, or skips when the norm is not finite.
+    private func applyUpdate(_ metrics: inout StepMetrics) throws {
+        guard let grads = model.gradients else { throw GRPOError.invalidValue("no gradients") }
+        let norm = sumOfSquares(grads.base, count: grads.count).squareRoot()
+        metrics.gradNorm = norm
+        guard norm.isFinite else {
+            metrics.skipped = true
+            metrics.step = optimizer.step
+            grads.zero()
+            return
+        }
+        // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied only when < 1.
+        let coefficient = settings.maxGradNorm / (norm + 1e-6)
+        if coefficient < 1 { scaleInPlace(grads.base, Float(coefficient), count: grads.count) }
+        metrics.learningRate = optimizer.update(params: model.parameters, grads: grads, settings: settings.optimizer)
+        metrics.step = optimizer.step
+    }
+}
