@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,11 +40,16 @@ let package = Package(
             dependencies: ["RZModel", "RZTensor"],
             swiftSettings: numericSettings
         ),
+        .target(
+            name: "RZRewards",
+            dependencies: [.product(name: "BigInt", package: "BigInt")]
+        ),
         .executableTarget(
             name: "rzero",
             dependencies: [
                 "RZModel",
                 "RZTraining",
+                "RZRewards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -60,6 +66,10 @@ let package = Package(
         .testTarget(
             name: "RZModelTests",
             dependencies: ["RZModel", "RZTensor", "RZTestSupport"]
+        ),
+        .testTarget(
+            name: "RZRewardsTests",
+            dependencies: ["RZRewards"]
         ),
         .testTarget(
             name: "RZTrainingTests",

@@ -6,7 +6,7 @@ import RZTensor
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
-        subcommands: [SGEMMPeak.self, TrainStep.self])
+        subcommands: [SGEMMPeak.self, TrainStep.self, RewardsBench.self])
 }
 
 /// The two model sizes the engine is benchmarked on (issue 2).

@@ -1,0 +1,153 @@
+/// How the Solver's agreement p̂ becomes the Challenger's uncertainty reward.
+public enum UncertaintyReward: String, Codable, Sendable, Equatable, CaseIterable {
+    /// Paper: r_unc = 1 − 2·|p̂ − ½| (1 at p̂ = ½, 0 at p̂ ∈ {0, 1}).
+    case oneMinusTwiceDistanceFromHalf = "1-2|p-1/2|"
+    /// Reference code (`caller_penalty.py`): min(p̂, 1 − p̂), half the paper's value, which
+    /// effectively doubles the weight of the repetition penalty.
+    case minimumOfShareAndComplement = "min(p,1-p)"
+
+    /// r_unc for the Solver's majority share p̂.
+    public func reward(majorityShare share: Double) -> Double {
+        switch self {
+        case .oneMinusTwiceDistanceFromHalf: return 1 - 2 * abs(share - 0.5)
+        case .minimumOfShareAndComplement: return min(share, 1 - share)
+        }
+    }
+}
+
+/// Whether the final Challenger reward is clipped at zero.
+public enum ChallengerRewardClipping: String, Codable, Sendable, Equatable, CaseIterable {
+    /// Paper: max(0, r_unc − r_rep).
+    case clipAtZero = "max(0,r)"
+    /// Reference code: r_unc − r_rep, which can be negative.
+    case unclipped = "none"
+}
+
+/// The reward of a Challenger output that fails the format check.
+public enum FormatFailureReward: Codable, Sendable, Equatable {
+    /// A fixed value; the paper gives 0.
+    case constant(Double)
+    /// Reference code: −1 − r_rep, where r_rep is the output's own repetition penalty
+    /// (a malformed output is a singleton cluster, so this is −1 − λ/B).
+    case minusOneMinusRepetition
+}
+
+/// Settings of the Challenger reward (paper defaults; `.reference` matches R-Zero's code).
+public struct ChallengerRewardSettings: Codable, Sendable, Equatable {
+    /// How p̂ becomes r_unc.
+    public var uncertainty: UncertaintyReward
+    /// λ, the weight of the repetition penalty.
+    public var repetitionWeight: Double
+    /// τ: clusters merge while their average BLEU distance is below this.
+    public var distanceThreshold: Double
+    /// Whether max(0, ·) is applied.
+    public var clipping: ChallengerRewardClipping
+    /// The reward of a malformed output.
+    public var formatFailure: FormatFailureReward
+    /// What counts as malformed: the rules to pass to `ChallengerOutput.parse` when building
+    /// each `ChallengerSample`, kept here so a run records them with the other settings.
+    public var format: ChallengerFormatRules
+
+    public init(
+        uncertainty: UncertaintyReward = .oneMinusTwiceDistanceFromHalf,
+        repetitionWeight: Double = 1,
+        distanceThreshold: Double = 0.5,
+        clipping: ChallengerRewardClipping = .clipAtZero,
+        formatFailure: FormatFailureReward = .constant(0),
+        format: ChallengerFormatRules = ChallengerFormatRules()
+    ) {
+        self.uncertainty = uncertainty
+        self.repetitionWeight = repetitionWeight
+        self.distanceThreshold = distanceThreshold
+        self.clipping = clipping
+        self.formatFailure = formatFailure
+        self.format = format
+    }
+
+    /// The paper's method (arXiv 2508.05004 §3.2).
+    public static let paper = ChallengerRewardSettings()
+
+    /// R-Zero's `examples/reward_function/caller_penalty.py`.
+    public static let reference = ChallengerRewardSettings(
+        uncertainty: .minimumOfShareAndComplement,
+        clipping: .unclipped,
+        formatFailure: .minusOneMinusRepetition
+    )
+}
+
+/// One Challenger output of a batch, with the Solver's agreement on its question.
+public struct ChallengerSample: Sendable, Equatable {
+    /// The parsed output, or why it failed the format check.
+    public var parsed: Result<ChallengerOutput, ChallengerFormatFailure>
+    /// p̂ of the Solver's majority vote on the question (0 when no Solver answer had a box);
+    /// ignored for malformed outputs.
+    public var majorityShare: Double
+
+    public init(parsed: Result<ChallengerOutput, ChallengerFormatFailure>, majorityShare: Double) {
+        self.parsed = parsed
+        self.majorityShare = majorityShare
+    }
+}
+
+/// The reward of one Challenger output and how it was made up.
+public struct ChallengerRewardBreakdown: Sendable, Equatable {
+    /// The final reward r_i.
+    public var reward: Double
+    /// r_unc; nil for a malformed output.
+    public var uncertainty: Double?
+    /// r_rep = λ·|C_k|/B.
+    public var repetitionPenalty: Double
+    /// The output's repetition cluster (labels numbered by first member).
+    public var clusterLabel: Int
+    /// Why the output is malformed; nil when well-formed.
+    public var formatFailure: ChallengerFormatFailure?
+}
+
+/// The Challenger reward of R-Zero: uncertainty minus a BLEU-cluster repetition penalty.
+public enum ChallengerReward {
+    /// Rewards for a batch of B outputs.
+    ///
+    /// The repetition penalty clusters the question texts (the trimmed content of
+    /// `<question>`, what the Solver sees) of the whole batch, B including malformed outputs, as
+    /// the reference does: a malformed output enters with an empty text, whose BLEU with anything
+    /// is 0 (distance 1), so it is always a singleton and never changes other clusters, but it
+    /// counts in B.
+    public static func rewards(for batch: [ChallengerSample], settings: ChallengerRewardSettings = .paper) -> [ChallengerRewardBreakdown] {
+        let questions = batch.map { sample -> String in
+            if case .success(let output) = sample.parsed { return output.question }
+            return ""
+        }
+        let clusters = repetitionClusters(questions: questions, distanceThreshold: settings.distanceThreshold)
+        var sizes: [Int: Int] = [:]
+        for label in clusters { sizes[label, default: 0] += 1 }
+        let batchSize = Double(batch.count)
+
+        return zip(batch, clusters).map { sample, label in
+            let penalty = settings.repetitionWeight * Double(sizes[label] ?? 1) / batchSize
+            switch sample.parsed {
+            case .failure(let failure):
+                let reward: Double
+                switch settings.formatFailure {
+                case .constant(let value): reward = value
+                case .minusOneMinusRepetition: reward = -1 - penalty
+                }
+                return ChallengerRewardBreakdown(reward: reward, uncertainty: nil, repetitionPenalty: penalty,
+                                                 clusterLabel: label, formatFailure: failure)
+            case .success:
+                let uncertainty = settings.uncertainty.reward(majorityShare: sample.majorityShare)
+                var reward = uncertainty - penalty
+                if settings.clipping == .clipAtZero { reward = max(0, reward) }
+                return ChallengerRewardBreakdown(reward: reward, uncertainty: uncertainty, repetitionPenalty: penalty,
+                                                 clusterLabel: label, formatFailure: nil)
+            }
+        }
+    }
+
+    /// Cluster labels of the questions under 1 − BLEU distances (R-Zero's
+    /// `cluster_share_per_problem`), numbered in order of each cluster's first question.
+    public static func repetitionClusters(questions: [String], distanceThreshold: Double) -> [Int] {
+        let corpus = BLEUCorpus(sentences: questions)
+        return AverageLinkageClustering.labels(
+            condensed: corpus.condensedDistanceMatrix(), count: questions.count, threshold: distanceThreshold)
+    }
+}
