@@ -112,6 +112,9 @@ def main():
                   f"discarded trials {discarded[name]})  {100 * frac:.0f}% of sgemm peak")
         if "torch" in med:
             print(f"  ratio rzero / torch: {med['rzero'] / med['torch']:.2f}x")
+        grpo = run_json([args.rzero, "bench", "grpo", "--model", size, "--threads", str(args.threads)])
+        print(f"  rzero GRPO step (reference forward + policy forward/backward + AdamW): "
+              f"{grpo['median_tokens_per_s']:.0f} tok/s")
 
 
 if __name__ == "__main__":

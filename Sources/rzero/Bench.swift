@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import RZModel
 import RZTensor
+import RZTraining
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
-        subcommands: [SGEMMPeak.self, TrainStep.self, RewardsBench.self])
+        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, RewardsBench.self])
 }
 
 /// The two model sizes the engine is benchmarked on (issue 2).
@@ -103,5 +104,46 @@ struct TrainStep: ParsableCommand {
             model: model.rawValue, tokens_per_step: batch * length, step_seconds: seconds,
             median_tokens_per_s: Double(batch * length) / median, flops_per_step: flops, median_gflops: flops / median / 1e9,
             parameters: m.parameterCount, threads: Parallelism.workers))
+    }
+}
+
+struct GRPOStepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grpo",
+        abstract: "Time full GRPO optimizer steps (reference forward, policy forward + backward, clipping, AdamW); prints JSON.")
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Model size: tiny or small.") var model: BenchModel = .tiny
+    @Option(help: "Sequences per step (groups of 4).") var batch = 16
+    @Option(help: "Prompt tokens per sequence.") var promptLength = 32
+    @Option(help: "Response tokens per sequence.") var responseLength = 96
+    @Option(help: "Timed steps.") var steps = 3
+
+    func run() throws {
+        compute.apply()
+        let m = try Qwen3Model(config: model.config)
+        m.initializeRandom(seed: 1)
+        let trainer = PolicyTrainer(model: m)
+        try trainer.resetReference()
+        var rng = SeededRandom(seed: 3)
+        let V = UInt64(model.config.vocabSize)
+        let samples = (0..<batch).map { i in
+            GRPOSample(prompt: (0..<promptLength).map { _ in Int32(rng.next() % V) },
+                       response: (0..<responseLength).map { _ in Int32(rng.next() % V) },
+                       reward: Double(rng.next() % 2), group: i / 4)
+        }
+        _ = try trainer.grpoStep(samples)  // warm-up (allocates activations)
+        var seconds: [Double] = []
+        for _ in 0..<steps {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try trainer.grpoStep(samples)
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        let tokens = batch * (promptLength + responseLength)
+        let median = seconds.sorted()[seconds.count / 2]
+        struct Out: Encodable {
+            let model: String; let tokens_per_step: Int; let step_seconds: [Double]; let median_tokens_per_s: Double
+        }
+        try printJSON(Out(model: model.rawValue, tokens_per_step: tokens, step_seconds: seconds,
+                          median_tokens_per_s: Double(tokens) / median))
     }
 }
