@@ -41,6 +41,11 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(
+            name: "RZSampling",
+            dependencies: ["RZModel", "RZTensor"],
+            swiftSettings: numericSettings
+        ),
+        .target(
             name: "RZRewards",
             dependencies: [.product(name: "BigInt", package: "BigInt")]
         ),
@@ -49,6 +54,7 @@ let package = Package(
             dependencies: [
                 "RZModel",
                 "RZTraining",
+                "RZSampling",
                 "RZRewards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,6 +72,10 @@ let package = Package(
         .testTarget(
             name: "RZModelTests",
             dependencies: ["RZModel", "RZTensor", "RZTestSupport"]
+        ),
+        .testTarget(
+            name: "RZSamplingTests",
+            dependencies: ["RZSampling", "RZModel", "RZTensor", "RZTestSupport"]
         ),
         .testTarget(
             name: "RZRewardsTests",

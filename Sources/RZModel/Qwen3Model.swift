@@ -25,7 +25,7 @@ public final class Qwen3Model {
     /// in row chunks and recompute them in backward, so a 150k vocabulary does not need N·V memory.
     public var logitBudget: Int = 32 << 20
 
-    private var rope: RoPETable
+    var rope: RoPETable
     private var activations: Activations?
     private var scratch: BackwardScratch?
     private var lastBatch: PackedBatch?

@@ -1,0 +1,145 @@
+import RZTensor
+
+/// Keys and values of every layer for a fixed number of sequence slots, each up to `capacity` tokens.
+/// Layout per layer: (slots, capacity, NKV·HD) for keys (after norm and rotation) and for values.
+/// Not thread-safe: it belongs to one generation call.
+public final class KVCache {
+    public let slots: Int
+    public let capacity: Int
+    let kvDim: Int
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+    /// Tokens cached per slot.
+    public internal(set) var lengths: [Int]
+
+    public init(config: Qwen3Config, slots: Int, capacity: Int) {
+        self.slots = slots
+        self.capacity = capacity
+        kvDim = config.numKVHeads * config.headDim
+        keys = (0..<config.numLayers).map { _ in FloatBuffer(count: slots * capacity * config.numKVHeads * config.headDim) }
+        values = (0..<config.numLayers).map { _ in FloatBuffer(count: slots * capacity * config.numKVHeads * config.headDim) }
+        lengths = [Int](repeating: 0, count: slots)
+    }
+
+    /// Makes slot `to` a copy of slot `from` (n samples of one prompt share its prefill).
+    public func copySlot(_ from: Int, to: Int) {
+        let n = lengths[from] * kvDim
+        for l in keys.indices {
+            (keys[l].base + to * capacity * kvDim).update(from: keys[l].base + from * capacity * kvDim, count: n)
+            (values[l].base + to * capacity * kvDim).update(from: values[l].base + from * capacity * kvDim, count: n)
+        }
+        lengths[to] = lengths[from]
+    }
+
+    public func reset(slot: Int) { lengths[slot] = 0 }
+}
+
+extension Qwen3Model {
+    /// Appends `tokens[i]` to cache slot `slots[i]` and returns, for each entry, the logits (V) after its
+    /// last new token (all its new tokens' logits, row-major, when `allLogits`). One call serves prefill
+    /// (many tokens per slot, prompts of different lengths together) and decoding (one token per slot):
+    /// new tokens attend causally to themselves and to everything already cached in their slot.
+    public func forwardCached(slots: [Int], tokens: [[Int32]], cache: KVCache, allLogits: Bool = false) throws -> [[Float]] {
+        guard slots.count == tokens.count, !slots.isEmpty else {
+            throw ModelError.invalidInput("forwardCached needs one token list per slot")
+        }
+        guard Set(slots).count == slots.count else { throw ModelError.invalidInput("a slot appears twice in one call") }
+        for (i, s) in slots.enumerated() {
+            guard s >= 0 && s < cache.slots else { throw ModelError.invalidInput("slot \(s) outside the cache's \(cache.slots)") }
+            guard !tokens[i].isEmpty else { throw ModelError.invalidInput("no tokens for slot \(s)") }
+            guard cache.lengths[s] + tokens[i].count <= min(cache.capacity, config.maxPositionEmbeddings) else {
+                throw ModelError.invalidInput("slot \(s) would exceed its capacity of \(cache.capacity) tokens")
+            }
+            if let bad = tokens[i].first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw ModelError.invalidInput("token id \(bad) outside 0..<\(config.vocabSize)")
+            }
+        }
+        let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
+        let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
+        let QD = NH * HD, KD = NKV * HD, group = NH / NKV
+        let eps = Float(config.rmsNormEps)
+        let W = parameters.base
+        let counts = tokens.map(\.count)
+        let R = counts.reduce(0, +)
+        var rowStart = [Int](repeating: 0, count: counts.count)
+        for i in 1..<max(counts.count, 1) { rowStart[i] = rowStart[i - 1] + counts[i - 1] }
+        let ids = tokens.flatMap { $0 }
+        var positions: [Int32] = []
+        for (i, s) in slots.enumerated() { positions += (0..<counts[i]).map { Int32(cache.lengths[s] + $0) } }
+        let maxKeys = zip(slots, counts).map { cache.lengths[$0] + $1 }.max() ?? 1
+        let maxRows = counts.max() ?? 1
+        rope.ensure(positions: maxKeys)
+
+        let x = FloatBuffer(count: R * C), ln = FloatBuffer(count: R * C), rstd = FloatBuffer(count: R * NH)
+        let q = FloatBuffer(count: R * QD), k = FloatBuffer(count: R * KD), v = FloatBuffer(count: R * KD)
+        let att = FloatBuffer(count: R * QD), gate = FloatBuffer(count: R * F), up = FloatBuffer(count: R * F)
+        let scores = FloatBuffer(count: Parallelism.workers * maxRows * maxKeys)
+        ids.withUnsafeBufferPointer { idBuf in
+            positions.withUnsafeBufferPointer { posBuf in
+                rope.cos.withUnsafeBufferPointer { cosBuf in
+                    rope.sin.withUnsafeBufferPointer { sinBuf in
+                        guard let idp = idBuf.baseAddress, let pos = posBuf.baseAddress, let cos = cosBuf.baseAddress,
+                            let sin = sinBuf.baseAddress
+                        else { return }
+                        embeddingForward(out: x.base, ids: idp, table: W + layout.embed, N: R, C: C)
+                        for l in 0..<config.numLayers {
+                            let p = layout.layers[l]
+                            rmsNormForward(out: ln.base, rstd: rstd.base, inp: x.base, weight: W + p.inputNorm, N: R, C: C, eps: eps)
+                            linearForward(out: q.base, inp: ln.base, weight: W + p.q, N: R, inF: C, outF: QD)
+                            linearForward(out: k.base, inp: ln.base, weight: W + p.k, N: R, inF: C, outF: KD)
+                            linearForward(out: v.base, inp: ln.base, weight: W + p.v, N: R, inF: C, outF: KD)
+                            rmsNormForward(out: q.base, rstd: rstd.base, inp: q.base, weight: W + p.qNorm, N: R * NH, C: HD, eps: eps)
+                            rmsNormForward(out: k.base, rstd: rstd.base, inp: k.base, weight: W + p.kNorm, N: R * NKV, C: HD, eps: eps)
+                            ropeForward(x: q.base, positions: pos, cos: cos, sin: sin, N: R, H: NH, HD: HD)
+                            ropeForward(x: k.base, positions: pos, cos: cos, sin: sin, N: R, H: NKV, HD: HD)
+                            let kc = cache.keys[l].base, vc = cache.values[l].base
+                            for (i, s) in slots.enumerated() {
+                                let dst = (s * cache.capacity + cache.lengths[s]) * KD
+                                (kc + dst).update(from: k.base + rowStart[i] * KD, count: counts[i] * KD)
+                                (vc + dst).update(from: v.base + rowStart[i] * KD, count: counts[i] * KD)
+                            }
+                            let scale = 1 / Float(HD).squareRoot()
+                            parallelChunks(slots.count * NKV) { range, worker in
+                                let sc = scores.base + worker * maxRows * maxKeys
+                                for pair in range {
+                                    let i = pair / NKV, g = pair % NKV
+                                    let rows = counts[i], keysN = cache.lengths[slots[i]] + rows
+                                    let kg = kc + slots[i] * cache.capacity * KD + g * HD
+                                    let vg = vc + slots[i] * cache.capacity * KD + g * HD
+                                    for h in (g * group)..<((g + 1) * group) {
+                                        gemm(.none, .transposed, M: rows, N: keysN, K: HD, A: q.base + rowStart[i] * QD + h * HD, lda: QD,
+                                             B: kg, ldb: KD, C: sc, ldc: keysN)
+                                        causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
+                                        gemm(.none, .none, M: rows, N: HD, K: keysN, A: sc, lda: keysN, B: vg, ldb: KD,
+                                             C: att.base + rowStart[i] * QD + h * HD, ldc: QD)
+                                    }
+                                }
+                            }
+                            // x += o(att); x += down(silu(gate(ln2)) * up(ln2)), using ln/gate as scratch.
+                            linearForward(out: ln.base, inp: att.base, weight: W + p.o, N: R, inF: QD, outF: C)
+                            addInPlace(x.base, ln.base, count: R * C)
+                            rmsNormForward(out: ln.base, rstd: rstd.base, inp: x.base, weight: W + p.postNorm, N: R, C: C, eps: eps)
+                            linearForward(out: gate.base, inp: ln.base, weight: W + p.gate, N: R, inF: C, outF: F)
+                            linearForward(out: up.base, inp: ln.base, weight: W + p.up, N: R, inF: C, outF: F)
+                            swigluForward(h: gate.base, gate: gate.base, up: up.base, count: R * F)
+                            linearForward(out: ln.base, inp: gate.base, weight: W + p.down, N: R, inF: F, outF: C)
+                            addInPlace(x.base, ln.base, count: R * C)
+                        }
+                    }
+                }
+            }
+        }
+        for (i, s) in slots.enumerated() { cache.lengths[s] += counts[i] }
+        // Final norm and LM head only on the rows whose logits are wanted.
+        let wanted: [Int] = allLogits ? Array(0..<R) : rowStart.enumerated().map { $0.element + counts[$0.offset] - 1 }
+        let sel = FloatBuffer(count: wanted.count * C)
+        for (j, r) in wanted.enumerated() { (sel.base + j * C).update(from: x.base + r * C, count: C) }
+        rmsNormForward(out: sel.base, rstd: rstd.base, inp: sel.base, weight: W + layout.finalNorm, N: wanted.count, C: C, eps: eps)
+        let logits = FloatBuffer(count: wanted.count * V)
+        linearForward(out: logits.base, inp: sel.base, weight: W + layout.lmHead, N: wanted.count, inF: C, outF: V)
+        if allLogits {
+            return counts.indices.map { i in Array(UnsafeBufferPointer(start: logits.base + rowStart[i] * V, count: counts[i] * V)) }
+        }
+        return wanted.indices.map { j in Array(UnsafeBufferPointer(start: logits.base + j * V, count: V)) }
+    }
+}

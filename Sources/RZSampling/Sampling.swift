@@ -1,0 +1,137 @@
+import Foundation
+import RZTensor
+
+/// How to pick the next token. Validated by `validate()`; defaults sample from the model as it is.
+public struct SamplingParameters: Codable, Sendable, Equatable {
+    /// 0 means greedy (argmax, ties to the lowest id).
+    public var temperature: Double = 1.0
+    /// Nucleus sampling: keep the smallest set of most likely tokens whose probability reaches top-p.
+    public var topP: Double = 1.0
+    /// Keep only the k most likely tokens; 0 disables.
+    public var topK: Int = 0
+    public var maxTokens: Int = 256
+    /// Samples per prompt.
+    public var n: Int = 1
+    public var stopTokens: [Int32] = []
+    /// Generation of a sample ends once its decoded text contains one of these (needs a detokenizer).
+    public var stopStrings: [String] = []
+    public var seed: UInt64 = 0
+    /// Also return each token's log-probability under the distribution it was sampled from.
+    public var returnSamplingLogprobs: Bool = false
+
+    public init(temperature: Double = 1.0, topP: Double = 1.0, topK: Int = 0, maxTokens: Int = 256, n: Int = 1,
+                stopTokens: [Int32] = [], stopStrings: [String] = [], seed: UInt64 = 0, returnSamplingLogprobs: Bool = false) {
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.maxTokens = maxTokens
+        self.n = n
+        self.stopTokens = stopTokens
+        self.stopStrings = stopStrings
+        self.seed = seed
+        self.returnSamplingLogprobs = returnSamplingLogprobs
+    }
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ m: String) throws { if !ok { throw SamplingError.invalidParameter(m) } }
+        try check(temperature.isFinite && temperature >= 0, "temperature must be ≥ 0 (got \(temperature))")
+        try check(topP.isFinite && topP > 0 && topP <= 1, "top_p must be in (0, 1] (got \(topP))")
+        try check(topK >= 0, "top_k must be ≥ 0 (got \(topK))")
+        try check(maxTokens >= 1, "max_tokens must be ≥ 1 (got \(maxTokens))")
+        try check(n >= 1, "n must be ≥ 1 (got \(n))")
+        try check(stopStrings.allSatisfy { !$0.isEmpty }, "stop strings must not be empty")
+    }
+
+    /// The sampler these parameters describe (mlx-swift-lm's `GenerateParameters.sampler()` pattern).
+    public func sampler() -> any LogitSampler {
+        if temperature == 0 { return GreedySampler() }
+        return TemperatureSampler(temperature: temperature, topK: topK, topP: topP)
+    }
+}
+
+public enum SamplingError: Error, Equatable, CustomStringConvertible, Sendable {
+    case invalidParameter(String)
+    public var description: String {
+        switch self {
+        case .invalidParameter(let m): return "invalid sampling parameter: \(m)"
+        }
+    }
+}
+
+/// Picks a token from one row of logits; returns it with its log-probability under the distribution it
+/// was drawn from (after temperature and truncation).
+public protocol LogitSampler: Sendable {
+    func sample(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom) -> (token: Int32, logprob: Float)
+}
+
+/// Argmax; the lowest id wins ties. Its distribution is a point mass, so the log-probability is 0.
+public struct GreedySampler: LogitSampler {
+    public init() {}
+    public func sample(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom) -> (token: Int32, logprob: Float) {
+        var best = 0
+        for v in 1..<V where logits[v] > logits[best] { best = v }
+        return (Int32(best), 0)
+    }
+}
+
+/// Softmax(logits / T), then top-k, then top-p, renormalised — the order of transformers' logits warpers
+/// (TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper). Top-p keeps a token when the mass of
+/// the tokens ranked above it is < p, so the most likely token is always kept.
+public struct TemperatureSampler: LogitSampler {
+    public let temperature: Double
+    public let topK: Int
+    public let topP: Double
+
+    public init(temperature: Double, topK: Int = 0, topP: Double = 1) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+    }
+
+    public func sample(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom) -> (token: Int32, logprob: Float) {
+        let invT = 1 / temperature
+        var maxv = -Double.infinity
+        for v in 0..<V { maxv = max(maxv, Double(logits[v]) * invT) }
+        var probs = [Double](repeating: 0, count: V)
+        var z = 0.0
+        for v in 0..<V {
+            probs[v] = Foundation.exp(Double(logits[v]) * invT - maxv)
+            z += probs[v]
+        }
+        let truncate = (topK > 0 && topK < V) || topP < 1
+        if !truncate {
+            // Plain categorical draw over the full distribution.
+            var u = rng.nextUniformDouble() * z
+            for v in 0..<V {
+                u -= probs[v]
+                if u < 0 { return (Int32(v), Float(Foundation.log(probs[v] / z))) }
+            }
+            let last = (0..<V).last(where: { probs[$0] > 0 }) ?? 0
+            return (Int32(last), Float(Foundation.log(probs[last] / z)))
+        }
+        // Candidates in descending probability (ties: lower id first), cut by k, then by p.
+        var order = Array(0..<V)
+        order.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+        var keep = topK > 0 ? min(topK, V) : V
+        if topP < 1 {
+            // transformers applies top-p to the top-k survivors, renormalised.
+            let massK = order[0..<keep].reduce(0.0) { $0 + probs[$1] }
+            var above = 0.0
+            var kept = 0
+            for j in 0..<keep {
+                if j > 0 && above >= topP * massK { break }
+                above += probs[order[j]]
+                kept += 1
+            }
+            keep = kept
+        }
+        let mass = order[0..<keep].reduce(0.0) { $0 + probs[$1] }
+        var u = rng.nextUniformDouble() * mass
+        for j in 0..<keep {
+            u -= probs[order[j]]
+            if u < 0 { return (Int32(order[j]), Float(Foundation.log(probs[order[j]] / mass))) }
+        }
+        let last = order[keep - 1]
+        return (Int32(last), Float(Foundation.log(probs[last] / mass)))
+    }
+}
