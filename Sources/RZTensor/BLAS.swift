@@ -35,6 +35,12 @@ public func gemm(
         }
         return
     }
+    if M == 1 {
+        // One row (batch-1 decode): OpenBLAS's sgemm is several times slower than sgemv here.
+        rowTimesMatrix(transB, N: N, K: K, alpha: alpha, x: A, xStride: transA == .none ? 1 : lda, B: B, ldb: ldb,
+                       beta: beta, y: C)
+        return
+    }
     let workers = Parallelism.workers
     if workers <= 1 || M * N * K < splitThreshold {
         gemmBlock(transA, transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb, beta: beta, C: C, ldc: ldc)
@@ -52,6 +58,24 @@ public func gemm(
             let b = transB == .none ? B + cols.lowerBound : B + cols.lowerBound * ldb
             gemmBlock(transA, transB, M: M, N: cols.count, K: K, alpha: alpha, A: A, lda: lda, B: b, ldb: ldb,
                       beta: beta, C: C + cols.lowerBound, ldc: ldc)
+        }
+    }
+}
+
+/// y (1, N) = alpha · x (1, K) · op(B) + beta · y, as matrix-vector products split over blocks of N.
+private func rowTimesMatrix(
+    _ transB: Transpose, N: Int, K: Int, alpha: Float, x: UnsafePointer<Float>, xStride: Int,
+    B: UnsafePointer<Float>, ldb: Int, beta: Float, y: UnsafeMutablePointer<Float>
+) {
+    parallelChunks(N, minimumPerChunk: max(64, (1 << 18) / max(K, 1))) { cols, _ in
+        if transB == .transposed {
+            // B stored (N, K): y[cols] = B[cols, :] · x
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(cols.count), Int32(K), alpha, B + cols.lowerBound * ldb, Int32(ldb),
+                        x, Int32(xStride), beta, y + cols.lowerBound, 1)
+        } else {
+            // B stored (K, N): y[cols] = B[:, cols]ᵀ · x
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(K), Int32(cols.count), alpha, B + cols.lowerBound, Int32(ldb),
+                        x, Int32(xStride), beta, y + cols.lowerBound, 1)
         }
     }
 }

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import RZModel
 import RZTensor
+import RZSampling
 import RZTraining
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
-        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, RewardsBench.self])
+        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, GenerateBench.self, RewardsBench.self])
 }
 
 /// The two model sizes the engine is benchmarked on (issue 2).
@@ -145,5 +146,39 @@ struct GRPOStepBench: ParsableCommand {
         }
         try printJSON(Out(model: model.rawValue, tokens_per_step: tokens, step_seconds: seconds,
                           median_tokens_per_s: Double(tokens) / median))
+    }
+}
+
+struct GenerateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Time KV-cache sampling (prefill + decode); prints JSON.")
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Model size: tiny or small.") var model: BenchModel = .tiny
+    @Option(help: "Prompts per call.") var prompts = 16
+    @Option(help: "Samples per prompt.") var n = 4
+    @Option(help: "Prompt tokens.") var promptLength = 32
+    @Option(help: "New tokens per sample.") var maxTokens = 96
+
+    func run() throws {
+        compute.apply()
+        let m = try Qwen3Model(config: model.config)
+        m.initializeRandom(seed: 1)
+        var rng = SeededRandom(seed: 4)
+        let V = UInt64(model.config.vocabSize)
+        let ps = (0..<prompts).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % V) } }
+        func time(_ ps: [[Int32]], n: Int) throws -> (Double, Int) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let out = try generate(model: m, prompts: ps, parameters: SamplingParameters(temperature: 1, maxTokens: maxTokens, n: n, seed: 1))
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            return (dt, out.joined().reduce(0) { $0 + $1.tokens.count })
+        }
+        _ = try time([ps[0]], n: 1)  // warm-up
+        let (batchSeconds, batchTokens) = try time(ps, n: n)
+        let (singleSeconds, singleTokens) = try time([ps[0]], n: 1)
+        struct Out: Encodable {
+            let model: String; let samples: Int; let batched_tokens_per_s: Double; let single_sequence_tokens_per_s: Double
+        }
+        try printJSON(Out(model: model.rawValue, samples: prompts * n, batched_tokens_per_s: Double(batchTokens) / batchSeconds,
+                          single_sequence_tokens_per_s: Double(singleTokens) / singleSeconds))
     }
 }

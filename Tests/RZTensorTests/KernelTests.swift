@@ -181,3 +181,28 @@ struct VectorMathTests {
         #expect(fastExp(0) == 1)
     }
 }
+
+@Suite("gemm with one row (the sgemv path)")
+struct SingleRowGemmTests {
+    @Test("M = 1 matches the reference for every transpose case, with beta, strided A", arguments: [
+        (Transpose.none, Transpose.none), (.none, .transposed), (.transposed, .none), (.transposed, .transposed),
+    ])
+    func singleRow(ta: Transpose, tb: Transpose) {
+        let N = 700, K = 37  // N large enough to be split across workers
+        let A = TestData.random(K, seed: 21), B = TestData.random(K * N, seed: 22), C0 = TestData.random(N, seed: 23)
+        var ref = C0
+        Reference.gemm(ta, tb, M: 1, N: N, K: K, alpha: 1.5, A: A, B: B, beta: 0.5, C: &ref)
+        // A transposed is stored (K, 1), so consecutive elements of its one row are lda = 1 apart.
+        var c = C0.floats
+        let a = A.floats, b = B.floats
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    gemm(ta, tb, M: 1, N: N, K: K, alpha: 1.5, A: ap.baseAddress!, lda: ta == .none ? K : 1,
+                         B: bp.baseAddress!, ldb: tb == .none ? N : K, beta: 0.5, C: cp.baseAddress!, ldc: N)
+                }
+            }
+        }
+        #expect(TestData.mismatch(c, ref) == nil)
+    }
+}
