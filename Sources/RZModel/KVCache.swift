@@ -34,26 +34,58 @@ public final class KVCache {
     public func reset(slot: Int) { lengths[slot] = 0 }
 }
 
+/// One entry of a cached forward pass: append `tokens` to `slot` of `cache`.
+public struct CachedStep {
+    public let cache: KVCache
+    public let slot: Int
+    public let tokens: [Int32]
+    public init(cache: KVCache, slot: Int, tokens: [Int32]) {
+        self.cache = cache
+        self.slot = slot
+        self.tokens = tokens
+    }
+}
+
+private struct SlotKey: Hashable {
+    let cache: ObjectIdentifier
+    let slot: Int
+}
+
 extension Qwen3Model {
     /// Appends `tokens[i]` to cache slot `slots[i]` and returns, for each entry, the logits (V) after its
     /// last new token (all its new tokens' logits, row-major, when `allLogits`). One call serves prefill
     /// (many tokens per slot, prompts of different lengths together) and decoding (one token per slot):
     /// new tokens attend causally to themselves and to everything already cached in their slot.
     public func forwardCached(slots: [Int], tokens: [[Int32]], cache: KVCache, allLogits: Bool = false) throws -> [[Float]] {
-        guard slots.count == tokens.count, !slots.isEmpty else {
-            throw ModelError.invalidInput("forwardCached needs one token list per slot")
-        }
-        guard Set(slots).count == slots.count else { throw ModelError.invalidInput("a slot appears twice in one call") }
-        for (i, s) in slots.enumerated() {
-            guard s >= 0 && s < cache.slots else { throw ModelError.invalidInput("slot \(s) outside the cache's \(cache.slots)") }
-            guard !tokens[i].isEmpty else { throw ModelError.invalidInput("no tokens for slot \(s)") }
-            guard cache.lengths[s] + tokens[i].count <= min(cache.capacity, config.maxPositionEmbeddings) else {
-                throw ModelError.invalidInput("slot \(s) would exceed its capacity of \(cache.capacity) tokens")
+        guard slots.count == tokens.count else { throw ModelError.invalidInput("forwardCached needs one token list per slot") }
+        return try forwardCached(zip(slots, tokens).map { CachedStep(cache: cache, slot: $0, tokens: $1) }, allLogits: allLogits)
+    }
+
+    /// The general form: each entry names its own cache, so one forward pass can serve many requests
+    /// that each own a KV cache (continuous batching).
+    public func forwardCached(_ entries: [CachedStep], allLogits: Bool = false) throws -> [[Float]] {
+        guard !entries.isEmpty else { throw ModelError.invalidInput("forwardCached needs at least one entry") }
+        var seen = Set<SlotKey>()
+        for e in entries {
+            guard e.cache.kvDim == config.numKVHeads * config.headDim, e.cache.keys.count == config.numLayers else {
+                throw ModelError.invalidInput("a KV cache made for a different model")
             }
-            if let bad = tokens[i].first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            guard seen.insert(SlotKey(cache: ObjectIdentifier(e.cache), slot: e.slot)).inserted else {
+                throw ModelError.invalidInput("a slot appears twice in one call")
+            }
+            let s = e.slot
+            guard s >= 0 && s < e.cache.slots else { throw ModelError.invalidInput("slot \(s) outside the cache's \(e.cache.slots)") }
+            guard !e.tokens.isEmpty else { throw ModelError.invalidInput("no tokens for slot \(s)") }
+            guard e.cache.lengths[s] + e.tokens.count <= min(e.cache.capacity, config.maxPositionEmbeddings) else {
+                throw ModelError.invalidInput("slot \(s) would exceed its capacity of \(e.cache.capacity) tokens")
+            }
+            if let bad = e.tokens.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
                 throw ModelError.invalidInput("token id \(bad) outside 0..<\(config.vocabSize)")
             }
         }
+        let slots = entries.map(\.slot)
+        let tokens = entries.map(\.tokens)
+        let caches = entries.map(\.cache)
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
         let QD = NH * HD, KD = NKV * HD, group = NH / NKV
@@ -65,8 +97,8 @@ extension Qwen3Model {
         for i in 1..<max(counts.count, 1) { rowStart[i] = rowStart[i - 1] + counts[i - 1] }
         let ids = tokens.flatMap { $0 }
         var positions: [Int32] = []
-        for (i, s) in slots.enumerated() { positions += (0..<counts[i]).map { Int32(cache.lengths[s] + $0) } }
-        let maxKeys = zip(slots, counts).map { cache.lengths[$0] + $1 }.max() ?? 1
+        for (i, s) in slots.enumerated() { positions += (0..<counts[i]).map { Int32(caches[i].lengths[s] + $0) } }
+        let maxKeys = slots.indices.map { caches[$0].lengths[slots[$0]] + counts[$0] }.max() ?? 1
         let maxRows = counts.max() ?? 1
         rope.ensure(positions: maxKeys)
 
@@ -92,20 +124,21 @@ extension Qwen3Model {
                             rmsNormForward(out: k.base, rstd: rstd.base, inp: k.base, weight: W + p.kNorm, N: R * NKV, C: HD, eps: eps)
                             ropeForward(x: q.base, positions: pos, cos: cos, sin: sin, N: R, H: NH, HD: HD)
                             ropeForward(x: k.base, positions: pos, cos: cos, sin: sin, N: R, H: NKV, HD: HD)
-                            let kc = cache.keys[l].base, vc = cache.values[l].base
                             for (i, s) in slots.enumerated() {
+                                let cache = caches[i]
                                 let dst = (s * cache.capacity + cache.lengths[s]) * KD
-                                (kc + dst).update(from: k.base + rowStart[i] * KD, count: counts[i] * KD)
-                                (vc + dst).update(from: v.base + rowStart[i] * KD, count: counts[i] * KD)
+                                (cache.keys[l].base + dst).update(from: k.base + rowStart[i] * KD, count: counts[i] * KD)
+                                (cache.values[l].base + dst).update(from: v.base + rowStart[i] * KD, count: counts[i] * KD)
                             }
                             let scale = 1 / Float(HD).squareRoot()
                             parallelChunks(slots.count * NKV) { range, worker in
                                 let sc = scores.base + worker * maxRows * maxKeys
                                 for pair in range {
                                     let i = pair / NKV, g = pair % NKV
+                                    let cache = caches[i]
                                     let rows = counts[i], keysN = cache.lengths[slots[i]] + rows
-                                    let kg = kc + slots[i] * cache.capacity * KD + g * HD
-                                    let vg = vc + slots[i] * cache.capacity * KD + g * HD
+                                    let kg = cache.keys[l].base + slots[i] * cache.capacity * KD + g * HD
+                                    let vg = cache.values[l].base + slots[i] * cache.capacity * KD + g * HD
                                     for h in (g * group)..<((g + 1) * group) {
                                         gemm(.none, .transposed, M: rows, N: keysN, K: HD, A: q.base + rowStart[i] * QD + h * HD, lda: QD,
                                              B: kg, ldb: KD, C: sc, ldc: keysN)
@@ -129,7 +162,7 @@ extension Qwen3Model {
                 }
             }
         }
-        for (i, s) in slots.enumerated() { cache.lengths[s] += counts[i] }
+        for (i, s) in slots.enumerated() { caches[i].lengths[s] += counts[i] }
         // Final norm and LM head only on the rows whose logits are wanted.
         let wanted: [Int] = allLogits ? Array(0..<R) : rowStart.enumerated().map { $0.element + counts[$0.offset] - 1 }
         let sel = FloatBuffer(count: wanted.count * C)

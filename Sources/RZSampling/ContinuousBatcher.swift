@@ -1,0 +1,170 @@
+import Foundation
+import RZModel
+import RZTensor
+
+/// Serves many generation requests at once: requests arrive at any time, are prefilled between decode
+/// steps, and every unfinished sample of every request advances one token per batched forward pass.
+/// Each request owns its KV cache and its per-sample generators, so its result does not depend on what
+/// else is in flight (tokens are identical; logprobs agree to float rounding).
+/// Not thread-safe: one owner (the model's worker thread) drives it with `step()`.
+public final class ContinuousBatcher {
+    public let model: Qwen3Model
+    /// Upper bound on prompt tokens prefilled per step (at least one prompt is always admitted).
+    public var prefillTokensPerStep = 4096
+    private var requests: [Request] = []
+    private var nextID = 0
+
+    final class Request {
+        let id: Int
+        let prompts: [[Int32]]
+        let parameters: SamplingParameters
+        let sampler: any LogitSampler
+        let stopTokens: Set<Int32>
+        let detokenize: (([Int32]) -> String)?
+        let cache: KVCache
+        var rngs: [SeededRandom]
+        var results: [Generation]
+        /// Next-token logits waiting to be sampled, per slot.
+        var pending: [[Float]?]
+        var finished: [Bool]
+        var prefilledPrompts = 0
+
+        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: Qwen3Config) {
+            self.id = id
+            self.prompts = prompts
+            self.parameters = parameters
+            self.detokenize = detokenize
+            sampler = parameters.sampler()
+            stopTokens = Set(parameters.stopTokens)
+            let n = parameters.n
+            let capacity = min((prompts.map(\.count).max() ?? 0) + parameters.maxTokens, config.maxPositionEmbeddings)
+            cache = KVCache(config: config, slots: prompts.count * n, capacity: capacity)
+            rngs = (0..<(prompts.count * n)).map { slot in
+                SeededRandom(seed: parameters.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(slot / n) &* 0x1_0000_0001 &+ UInt64(slot % n))
+            }
+            results = (0..<(prompts.count * n)).map { _ in
+                Generation(tokens: [], logprobs: [], samplingLogprobs: parameters.returnSamplingLogprobs ? [] : nil, finishReason: .length)
+            }
+            pending = [[Float]?](repeating: nil, count: prompts.count * n)
+            finished = [Bool](repeating: false, count: prompts.count * n)
+        }
+
+        var isDone: Bool { prefilledPrompts == prompts.count && finished.allSatisfy { $0 } }
+    }
+
+    public init(model: Qwen3Model) {
+        self.model = model
+    }
+
+    /// Requests admitted and not yet returned by `step()`.
+    public var inFlight: Int { requests.count }
+    public var hasWork: Bool { !requests.isEmpty }
+
+    /// Validates and queues a request; returns its id. Nothing is computed until `step()`.
+    public func submit(prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)? = nil) throws -> Int {
+        try parameters.validate()
+        guard !prompts.isEmpty else { throw SamplingError.invalidParameter("no prompts") }
+        guard prompts.allSatisfy({ !$0.isEmpty }) else { throw SamplingError.invalidParameter("empty prompt") }
+        if !parameters.stopStrings.isEmpty && detokenize == nil {
+            throw SamplingError.invalidParameter("stop strings need a tokenizer to decode with")
+        }
+        let config = model.config
+        for p in prompts {
+            guard p.count < config.maxPositionEmbeddings else {
+                throw SamplingError.invalidParameter("a prompt of \(p.count) tokens fills the model's context of \(config.maxPositionEmbeddings)")
+            }
+            if let bad = p.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+                throw ModelError.invalidInput("token id \(bad) outside 0..<\(config.vocabSize)")
+            }
+        }
+        let id = nextID
+        nextID += 1
+        requests.append(Request(id: id, prompts: prompts, parameters: parameters, detokenize: detokenize, config: config))
+        return id
+    }
+
+    /// Drops a request (e.g. its client went away).
+    public func cancel(id: Int) { requests.removeAll { $0.id == id } }
+
+    /// One scheduling round: prefill waiting prompts (bounded), sample one token for every slot holding
+    /// fresh logits, run one forward pass for every sample that continues. Returns finished requests:
+    /// per prompt, its n generations.
+    public func step() throws -> [(id: Int, generations: [[Generation]])] {
+        try prefill()
+        var decode: [CachedStep] = []
+        var owners: [(Request, Int)] = []
+        for r in requests {
+            for slot in r.pending.indices {
+                guard let logits = r.pending[slot] else { continue }
+                r.pending[slot] = nil
+                if let token = sampleAndCheck(r, slot: slot, logits: logits) {
+                    decode.append(CachedStep(cache: r.cache, slot: slot, tokens: [token]))
+                    owners.append((r, slot))
+                }
+            }
+        }
+        if !decode.isEmpty {
+            let logits = try model.forwardCached(decode)
+            for (i, (r, slot)) in owners.enumerated() { r.pending[slot] = logits[i] }
+        }
+        let done = requests.filter(\.isDone)
+        requests.removeAll(where: \.isDone)
+        return done.map { r in
+            (r.id, (0..<r.prompts.count).map { Array(r.results[($0 * r.parameters.n)..<(($0 + 1) * r.parameters.n)]) })
+        }
+    }
+
+    private func prefill() throws {
+        var entries: [CachedStep] = []
+        var owners: [(Request, Int)] = []  // (request, prompt index)
+        var budget = 0
+        outer: for r in requests {
+            while r.prefilledPrompts < r.prompts.count {
+                let p = r.prefilledPrompts
+                if !entries.isEmpty && budget + r.prompts[p].count > prefillTokensPerStep { break outer }
+                entries.append(CachedStep(cache: r.cache, slot: p * r.parameters.n, tokens: r.prompts[p]))
+                owners.append((r, p))
+                budget += r.prompts[p].count
+                r.prefilledPrompts += 1
+            }
+        }
+        if entries.isEmpty { return }
+        let logits = try model.forwardCached(entries)
+        for (i, (r, p)) in owners.enumerated() {
+            let first = p * r.parameters.n
+            for j in 0..<r.parameters.n {
+                if j > 0 { r.cache.copySlot(first, to: first + j) }
+                r.pending[first + j] = logits[i]
+            }
+        }
+    }
+
+    /// Samples the slot's next token and records it; returns the token if the sample continues.
+    private func sampleAndCheck(_ r: Request, slot: Int, logits: [Float]) -> Int32? {
+        let V = model.config.vocabSize
+        let (token, samplingLogprob) = logits.withUnsafeBufferPointer { buf -> (Int32, Float) in
+            guard let base = buf.baseAddress else { return (0, 0) }
+            return r.sampler.sample(logits: base, vocabularySize: V, rng: &r.rngs[slot])
+        }
+        r.results[slot].tokens.append(token)
+        r.results[slot].logprobs.append(logSoftmaxAt(logits, Int(token)))
+        r.results[slot].samplingLogprobs?.append(samplingLogprob)
+        var stop = false
+        if r.stopTokens.contains(token) {
+            r.results[slot].finishReason = .stop
+            stop = true
+        } else if let detokenize = r.detokenize, !r.parameters.stopStrings.isEmpty {
+            let text = detokenize(r.results[slot].tokens)
+            if let hit = r.parameters.stopStrings.first(where: { text.contains($0) }) {
+                r.results[slot].finishReason = .stop
+                r.results[slot].stopString = hit
+                stop = true
+            }
+        }
+        if stop || r.results[slot].tokens.count >= r.parameters.maxTokens || r.cache.lengths[slot] + 1 > r.cache.capacity {
+            r.finished[slot] = true
+            return nil
+        }
+        return token
+    }
+}
