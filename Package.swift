@@ -46,6 +46,16 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(
+            name: "RZTokenizer"
+        ),
+        .target(
+            name: "RZHost",
+            dependencies: [
+                "RZModel", "RZSampling", "RZTraining", "RZTokenizer",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RZRewards",
             dependencies: [.product(name: "BigInt", package: "BigInt")]
         ),
@@ -55,6 +65,8 @@ let package = Package(
                 "RZModel",
                 "RZTraining",
                 "RZSampling",
+                "RZTokenizer",
+                "RZHost",
                 "RZRewards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,6 +88,15 @@ let package = Package(
         .testTarget(
             name: "RZSamplingTests",
             dependencies: ["RZSampling", "RZModel", "RZTensor", "RZTestSupport"]
+        ),
+        .testTarget(
+            name: "RZTokenizerTests",
+            dependencies: ["RZTokenizer"]
+        ),
+        .testTarget(
+            name: "RZHostTests",
+            dependencies: ["RZHost", "RZModel", "RZSampling", "RZTraining", "RZTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "RZRewardsTests",

@@ -64,6 +64,15 @@ public enum TrainerCheckpoint {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
+    /// The step count and metadata of a checkpoint, without loading its tensors.
+    public static func summary(of dir: String) throws -> (step: Int, metadata: [String: String]) {
+        let statePath = dir + "/" + stateName
+        guard let data = FileManager.default.contents(atPath: statePath),
+            let state = try? JSONDecoder().decode(State.self, from: data), state.format == format
+        else { throw ModelError.invalidConfig("\(statePath) is missing or not a valid rzero trainer state") }
+        return (state.step, state.metadata)
+    }
+
     /// Loads model, optimizer state, reference and settings; every tensor's name and shape is checked.
     public static func load(from dir: String) throws -> PolicyTrainer {
         let statePath = dir + "/" + stateName

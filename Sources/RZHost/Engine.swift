@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import RZModel
+import RZSampling
+import RZTokenizer
+import RZTraining
+
+/// The model-side state of a host: trainer (and its model), continuous batcher, tokenizer, versions.
+/// Owned by the worker thread; never shared.
+final class Engine {
+    private(set) var trainer: PolicyTrainer
+    private(set) var batcher: ContinuousBatcher
+    let tokenizer: Tokenizer?
+    let checkpointsDir: String
+    let logger: Logger
+    /// Increases by one whenever the weights change (an applied training step, a checkpoint load).
+    private(set) var modelVersion = 0
+    private(set) var referenceVersion: Int?
+
+    init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, logger: Logger) {
+        self.trainer = trainer
+        self.batcher = ContinuousBatcher(model: trainer.model)
+        self.tokenizer = tokenizer
+        self.checkpointsDir = checkpointsDir
+        self.logger = logger
+    }
+
+    var model: Qwen3Model { trainer.model }
+
+    func info(role: Role) -> ModelInfo {
+        ModelInfo(role: role, config: model.config, modelVersion: modelVersion, parameterCount: model.parameterCount,
+                  referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil)
+    }
+
+    /// Maps engine-level errors (bad ids, bad shapes, bad sampling parameters) to client errors.
+    static func clientError(_ error: any Error) -> any Error {
+        switch error {
+        case let e as HostError: return e
+        case let e as ModelError: return HostError.invalidRequest(e.description)
+        case let e as SamplingError: return HostError.invalidRequest(e.description)
+        case let e as GRPOError: return HostError.invalidRequest(e.description)
+        case let e as TokenizerError: return HostError.invalidRequest("\(e)")
+        default: return error
+        }
+    }
+
+    // MARK: Prompts
+
+    func tokenize(_ p: PromptInput) throws -> [Int32] {
+        switch p {
+        case .tokenIds(let ids):
+            return ids
+        case .text(let s):
+            guard let tokenizer else { throw HostError.invalidRequest("this model has no tokenizer.json; send token_ids") }
+            return tokenizer.encode(s)
+        case .messages(let m):
+            guard let tokenizer else { throw HostError.invalidRequest("this model has no tokenizer.json; send token_ids") }
+            guard !m.isEmpty else { throw HostError.invalidRequest("messages must not be empty") }
+            return ChatFormat(tokenizer: tokenizer).promptIds(m)
+        }
+    }
+
+    // MARK: Generation
+
+    /// Tokenizes and admits a request; default stop tokens are the tokenizer's end-of-text and chat end.
+    func submit(_ request: GenerateRequest) throws -> (id: Int, promptIds: [[Int32]]) {
+        let ids = try request.prompts.map(tokenize)
+        guard ids.allSatisfy({ !$0.isEmpty }) else { throw HostError.invalidRequest("a prompt tokenizes to nothing") }
+        var params = request.parameters
+        if let tokenizer {
+            let defaults = ChatFormat(tokenizer: tokenizer).stopTokenIds + [tokenizer.eosTokenId].compactMap { $0 }
+            params.stopTokens = Array(Set(params.stopTokens + defaults)).sorted()
+        }
+        let detokenize: (([Int32]) -> String)? = tokenizer.map { t in { ids in t.decode(ids) } }
+        if !params.stopStrings.isEmpty && detokenize == nil {
+            throw HostError.invalidRequest("stop strings need a tokenizer; this model has none")
+        }
+        let id = try batcher.submit(prompts: ids, parameters: params, detokenize: detokenize)
+        return (id, ids)
+    }
+
+    func result(_ request: GenerateRequest, promptIds: [[Int32]], generations: [[Generation]], version: Int) -> GenerateResult {
+        GenerateResult(
+            modelVersion: version, promptTokenIds: promptIds,
+            samples: generations.map { gens in
+                gens.map { g in GeneratedSample(text: tokenizer.map { $0.decode(g.tokens, skipSpecialTokens: true) }, generation: g) }
+            })
+    }
+
+    // MARK: Scoring
+
+    func logprobs(_ items: [LogprobsItem], model which: ScoringModel, limits: HostLimits) throws -> LogprobsResult {
+        let scorer: Qwen3Model
+        switch which {
+        case .policy: scorer = model
+        case .reference:
+            guard let ref = trainer.reference else {
+                throw HostError.conflict("no reference model yet: POST /v1/reference/reset first")
+            }
+            scorer = ref
+        }
+        var out: [(promptTokenIds: [Int32], responseTokenIds: [Int32], logprobs: [Float])] = []
+        var sequences: [[Int32]] = []
+        for item in items {
+            let p = try tokenize(item.prompt)
+            let r: [Int32]
+            switch item.response {
+            case .tokenIds(let ids): r = ids
+            case .text(let s):
+                guard let tokenizer else { throw HostError.invalidRequest("this model has no tokenizer.json; send response_token_ids") }
+                r = tokenizer.encode(s, addSpecialTokens: false)
+            }
+            guard !p.isEmpty, !r.isEmpty else { throw HostError.invalidRequest("prompt and response must both be non-empty") }
+            guard p.count + r.count <= limits.maxTokensPerSequence else {
+                throw HostError.invalidRequest("a sequence of \(p.count + r.count) tokens exceeds \(limits.maxTokensPerSequence)")
+            }
+            out.append((p, r, []))
+            sequences.append(p + r)
+        }
+        do {
+            // Bounded passes: score in groups of about 8192 tokens.
+            var start = 0
+            while start < sequences.count {
+                var end = start, tokens = 0
+                while end < sequences.count && (end == start || tokens + sequences[end].count <= 8192) {
+                    tokens += sequences[end].count
+                    end += 1
+                }
+                let lp = try scorer.forward(Array(sequences[start..<end])).logprobs
+                for i in start..<end { out[i].logprobs = Array(lp[i - start][(out[i].promptTokenIds.count - 1)...]) }
+                start = end
+            }
+            scorer.releaseActivations()
+        } catch { throw Self.clientError(error) }
+        return LogprobsResult(modelVersion: which == .policy ? modelVersion : (referenceVersion ?? 0), items: out)
+    }
+
+    // MARK: Training
+
+    func checkLengths(_ lengths: [Int], limits: HostLimits) throws {
+        if let long = lengths.first(where: { $0 > limits.maxTokensPerSequence }) {
+            throw HostError.invalidRequest("a sequence of \(long) tokens exceeds \(limits.maxTokensPerSequence)")
+        }
+    }
+
+    /// Runs one step with `settings` for this step only (nil: the host's settings).
+    func train(settings: TrainerSettings?, _ body: (PolicyTrainer) throws -> StepMetrics) throws -> TrainResult {
+        let saved = trainer.settings
+        if let settings { trainer.settings = settings }
+        defer { trainer.settings = saved }
+        do {
+            let m = try body(trainer)
+            if !m.skipped { modelVersion += 1 }
+            return TrainResult(metrics: m, modelVersion: modelVersion)
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    func resetReference() throws -> Int {
+        try trainer.resetReference()
+        referenceVersion = modelVersion
+        return modelVersion
+    }
+
+    // MARK: Checkpoints
+
+    func save(name: String) throws -> CheckpointInfo {
+        try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
+                                   metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""])
+        return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
+    }
+
+    func load(name: String) throws -> CheckpointInfo {
+        let dir = checkpointsDir + "/" + name
+        guard FileManager.default.fileExists(atPath: dir + "/" + TrainerCheckpoint.stateName) else {
+            throw HostError.notFound("no checkpoint named \(name)")
+        }
+        let loaded: PolicyTrainer
+        do { loaded = try TrainerCheckpoint.load(from: dir) } catch { throw Self.clientError(error) }
+        guard loaded.model.config == model.config else {
+            throw HostError.invalidRequest("checkpoint \(name) is for a different model architecture")
+        }
+        trainer = loaded
+        batcher = ContinuousBatcher(model: loaded.model)
+        modelVersion += 1
+        referenceVersion = loaded.reference == nil ? nil : modelVersion
+        return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step)
+    }
+
+    func listCheckpoints() -> [CheckpointInfo] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsDir)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
+            guard let s = try? TrainerCheckpoint.summary(of: checkpointsDir + "/" + name) else { return nil }
+            return CheckpointInfo(name: name, modelVersion: s.metadata["model_version"].flatMap { Int($0) }, step: s.step)
+        }
+    }
+}

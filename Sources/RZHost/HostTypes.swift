@@ -1,0 +1,123 @@
+import RZModel
+import RZSampling
+import RZTokenizer
+import RZTraining
+
+/// Which role a process plays; the API is the same for both.
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case challenger
+    case solver
+}
+
+/// A prompt as a client sends it: text, chat messages (formatted with the model's tokenizer), or ids.
+public enum PromptInput: Sendable, Equatable {
+    case text(String)
+    case messages([ChatMessage])
+    case tokenIds([Int32])
+}
+
+/// What the host refuses, with the HTTP-facing code it maps to. Everything here is the client's fault
+/// (a 4xx); anything else escaping the host is a bug (a 5xx).
+public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
+    case invalidRequest(String)
+    case notFound(String)
+    case conflict(String)
+    case unavailable(String)
+
+    public var code: String {
+        switch self {
+        case .invalidRequest: return "invalid_request"
+        case .notFound: return "not_found"
+        case .conflict: return "conflict"
+        case .unavailable: return "unavailable"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidRequest(let m), .notFound(let m), .conflict(let m), .unavailable(let m): return m
+        }
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Limits on one request, enforced before any compute (documented in openapi.yaml).
+public struct HostLimits: Sendable, Equatable {
+    public var maxPrompts = 256
+    public var maxSamplesPerPrompt = 64
+    public var maxNewTokens = 4096
+    public var maxTrainSamples = 4096
+    public var maxTokensPerSequence = 8192
+
+    public init() {}
+}
+
+public struct GenerateRequest: Sendable {
+    public var prompts: [PromptInput]
+    public var parameters: SamplingParameters
+    public init(prompts: [PromptInput], parameters: SamplingParameters) {
+        self.prompts = prompts
+        self.parameters = parameters
+    }
+}
+
+public struct GeneratedSample: Sendable, Equatable {
+    public var text: String?
+    public var generation: Generation
+}
+
+public struct GenerateResult: Sendable {
+    public var modelVersion: Int
+    public var promptTokenIds: [[Int32]]
+    /// Per prompt, its samples.
+    public var samples: [[GeneratedSample]]
+    public var promptTokens: Int { promptTokenIds.reduce(0) { $0 + $1.count } }
+    public var completionTokens: Int { samples.joined().reduce(0) { $0 + $1.generation.tokens.count } }
+}
+
+public enum ResponseInput: Sendable, Equatable {
+    case tokenIds([Int32])
+    case text(String)
+}
+
+public struct LogprobsItem: Sendable {
+    public var prompt: PromptInput
+    public var response: ResponseInput
+    public init(prompt: PromptInput, response: ResponseInput) {
+        self.prompt = prompt
+        self.response = response
+    }
+}
+
+public struct LogprobsResult: Sendable {
+    public var modelVersion: Int
+    public var items: [(promptTokenIds: [Int32], responseTokenIds: [Int32], logprobs: [Float])]
+}
+
+public struct TrainResult: Sendable {
+    public var metrics: StepMetrics
+    public var modelVersion: Int
+}
+
+public struct CheckpointInfo: Sendable, Equatable {
+    public var name: String
+    public var modelVersion: Int?
+    public var step: Int?
+}
+
+public struct ModelInfo: Sendable {
+    public var role: Role
+    public var config: Qwen3Config
+    public var modelVersion: Int
+    public var parameterCount: Int
+    public var referenceVersion: Int?
+    public var step: Int
+    public var hasTokenizer: Bool
+}
+
+/// Which weights score a logprobs request.
+public enum ScoringModel: String, Sendable {
+    case policy
+    case reference
+}

@@ -1,0 +1,272 @@
+import Foundation
+import Logging
+import RZModel
+import RZSampling
+import RZTokenizer
+import RZTraining
+
+/// Hosts one model for one role. All model compute runs on a dedicated worker thread, never on the
+/// caller's threads (HTTP event loops, the cooperative pool): callers enqueue jobs and await them.
+/// Generate requests are admitted into a `ContinuousBatcher` between decode steps, so concurrent
+/// requests share forward passes. Jobs that change the weights (training, checkpoint load, reference
+/// reset) wait until in-flight generations finish, and generations queued behind them wait in turn, so
+/// no request ever mixes model versions.
+public final class ModelHost: Sendable {
+    public let role: Role
+    public let limits: HostLimits
+    private let queue: JobQueue
+    private let snapshot: Snapshot
+
+    /// Loads `modelDir` (HF folder, with `tokenizer.json` if text prompts are wanted) and starts the worker.
+    public init(modelDir: String, role: Role, checkpointsDir: String, limits: HostLimits = HostLimits(),
+                settings: TrainerSettings = TrainerSettings(), logger: Logger) throws {
+        let model = try ModelFolder.load(modelDir)
+        let tokenizerPath = modelDir + "/tokenizer.json"
+        let tokenizer: Tokenizer? = FileManager.default.fileExists(atPath: tokenizerPath) ? try Tokenizer(contentsOfFile: tokenizerPath) : nil
+        if let tokenizer, tokenizer.vocabularySize > model.config.vocabSize {
+            throw HostError.invalidRequest("tokenizer.json has \(tokenizer.vocabularySize) tokens, the model only \(model.config.vocabSize)")
+        }
+        try FileManager.default.createDirectory(atPath: checkpointsDir, withIntermediateDirectories: true)
+        self.role = role
+        self.limits = limits
+        let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
+                            checkpointsDir: checkpointsDir, logger: logger)
+        let snapshot = Snapshot(engine.info(role: role))
+        let queue = JobQueue()
+        self.queue = queue
+        self.snapshot = snapshot
+        // The engine (model, trainer, batcher: non-Sendable) is handed to the worker thread here and
+        // touched by no other thread afterwards.
+        nonisolated(unsafe) let owned = engine
+        let thread = Thread {
+            WorkerLoop(engine: owned, queue: queue, snapshot: snapshot, role: role).run()
+        }
+        thread.name = "rzero-model-\(role.rawValue)"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Current model information (answered without waiting for the worker).
+    public var info: ModelInfo { snapshot.value }
+
+    /// True until `shutdown()` is called.
+    public var isAccepting: Bool { !queue.isShuttingDown }
+
+    // MARK: Operations
+
+    public func generate(_ request: GenerateRequest) async throws -> GenerateResult {
+        try validate(request)
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.enqueue(.generate(request, continuation), continuation: continuation)
+        }
+    }
+
+    public func logprobs(_ items: [LogprobsItem], model: ScoringModel = .policy) async throws -> LogprobsResult {
+        guard !items.isEmpty, items.count <= limits.maxPrompts else {
+            throw HostError.invalidRequest("items must hold 1…\(limits.maxPrompts) entries")
+        }
+        let limits = self.limits
+        return try await run(mutating: false) { engine in try engine.logprobs(items, model: model, limits: limits) }
+    }
+
+    public func trainGRPO(_ samples: [GRPOSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
+        guard !samples.isEmpty, samples.count <= limits.maxTrainSamples else {
+            throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
+        }
+        let limits = self.limits
+        return try await run(mutating: true) { engine in try engine.train(settings: settings) { t in
+            try engine.checkLengths(samples.map { $0.prompt.count + $0.response.count }, limits: limits)
+            return try t.grpoStep(samples)
+        } }
+    }
+
+    public func trainSFT(_ samples: [SFTSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
+        guard !samples.isEmpty, samples.count <= limits.maxTrainSamples else {
+            throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
+        }
+        let limits = self.limits
+        return try await run(mutating: true) { engine in try engine.train(settings: settings) { t in
+            try engine.checkLengths(samples.map { $0.prompt.count + $0.target.count }, limits: limits)
+            return try t.sftStep(samples)
+        } }
+    }
+
+    public func saveCheckpoint(name: String) async throws -> CheckpointInfo {
+        try Self.validateCheckpointName(name)
+        return try await run(mutating: false) { engine in try engine.save(name: name) }
+    }
+
+    public func loadCheckpoint(name: String) async throws -> CheckpointInfo {
+        try Self.validateCheckpointName(name)
+        return try await run(mutating: true) { engine in try engine.load(name: name) }
+    }
+
+    public func listCheckpoints() async throws -> [CheckpointInfo] {
+        try await run(mutating: false) { engine in engine.listCheckpoints() }
+    }
+
+    /// Freezes the current weights as the KL reference; returns the reference's model version.
+    public func resetReference() async throws -> Int {
+        try await run(mutating: true) { engine in try engine.resetReference() }
+    }
+
+    /// Stops accepting work, lets queued and in-flight jobs finish, and stops the worker.
+    public func shutdown() async {
+        queue.beginShutdown()
+        while !queue.isStopped { try? await Task.sleep(nanoseconds: 5_000_000) }
+    }
+
+    // MARK: Helpers
+
+    private func run<T: Sendable>(mutating: Bool, _ body: @escaping @Sendable (Engine) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = Job.exclusive(mutating: mutating) { engine in continuation.resume(with: Result { try body(engine) }) }
+            queue.enqueue(job, continuation: continuation)
+        }
+    }
+
+    private func validate(_ r: GenerateRequest) throws {
+        guard !r.prompts.isEmpty, r.prompts.count <= limits.maxPrompts else {
+            throw HostError.invalidRequest("prompts must hold 1…\(limits.maxPrompts) entries")
+        }
+        guard (1...limits.maxSamplesPerPrompt).contains(r.parameters.n) else {
+            throw HostError.invalidRequest("n must be in 1…\(limits.maxSamplesPerPrompt)")
+        }
+        guard (1...limits.maxNewTokens).contains(r.parameters.maxTokens) else {
+            throw HostError.invalidRequest("max_tokens must be in 1…\(limits.maxNewTokens)")
+        }
+        do { try r.parameters.validate() } catch let e as SamplingError { throw HostError.invalidRequest(e.description) }
+    }
+
+    /// Names become folder names: letters, digits, '.', '_', '-', not starting with '.', at most 128.
+    public static func validateCheckpointName(_ name: String) throws {
+        let ok = !name.isEmpty && name.count <= 128 && name.first != "." && name.first != "-"
+            && name.unicodeScalars.allSatisfy { CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-").contains($0) }
+        guard ok else {
+            throw HostError.invalidRequest("checkpoint name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (got \"\(name.prefix(64))\")")
+        }
+    }
+}
+
+// MARK: - Worker
+
+enum Job: Sendable {
+    case generate(GenerateRequest, CheckedContinuation<GenerateResult, any Error>)
+    /// Runs on the worker with exclusive access; `mutating` jobs wait for in-flight generations to finish.
+    case exclusive(mutating: Bool, @Sendable (Engine) -> Void)
+
+    var mutatesWeights: Bool {
+        if case .exclusive(let m, _) = self { return m }
+        return false
+    }
+}
+
+/// The worker's inbox. All state is guarded by `condition`, which is why it can be shared.
+final class JobQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var shuttingDown = false
+    private var stopped = false
+
+    var isShuttingDown: Bool { condition.lock(); defer { condition.unlock() }; return shuttingDown }
+    var isStopped: Bool { condition.lock(); defer { condition.unlock() }; return stopped }
+
+    func enqueue<T>(_ job: Job, continuation: CheckedContinuation<T, any Error>) {
+        condition.lock()
+        if shuttingDown {
+            condition.unlock()
+            continuation.resume(throwing: HostError.unavailable("the server is shutting down"))
+            return
+        }
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func beginShutdown() {
+        condition.lock()
+        shuttingDown = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Takes the jobs that may start now: everything up to (not past) the first weight-changing job,
+    /// and that job itself only when nothing is in flight. Blocks while there is nothing to do.
+    func take(busy: Bool) -> (jobs: [Job], finish: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty && !busy && !shuttingDown { condition.wait() }
+        var taken: [Job] = []
+        while let first = jobs.first {
+            if first.mutatesWeights {
+                if busy || !taken.isEmpty { break }
+                taken.append(jobs.removeFirst())
+                break
+            }
+            taken.append(jobs.removeFirst())
+        }
+        return (taken, shuttingDown && jobs.isEmpty && taken.isEmpty && !busy)
+    }
+
+    func markStopped() {
+        condition.lock()
+        stopped = true
+        condition.unlock()
+    }
+}
+
+/// Model information readable from any thread without asking the worker.
+final class Snapshot: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var current: ModelInfo
+    init(_ info: ModelInfo) { current = info }
+    var value: ModelInfo { lock.lock(); defer { lock.unlock() }; return current }
+    func set(_ info: ModelInfo) { lock.lock(); current = info; lock.unlock() }
+}
+
+struct WorkerLoop {
+    let engine: Engine
+    let queue: JobQueue
+    let snapshot: Snapshot
+    let role: Role
+
+    func run() {
+        var waiting: [Int: (GenerateRequest, [[Int32]], CheckedContinuation<GenerateResult, any Error>, Int)] = [:]
+        while true {
+            let (jobs, finish) = queue.take(busy: engine.batcher.hasWork)
+            if finish { break }
+            for job in jobs {
+                switch job {
+                case .generate(let request, let continuation):
+                    do {
+                        let (id, ids) = try engine.submit(request)
+                        waiting[id] = (request, ids, continuation, engine.modelVersion)
+                    } catch {
+                        continuation.resume(throwing: Engine.clientError(error))
+                    }
+                case .exclusive(_, let body):
+                    body(engine)
+                    snapshot.set(engine.info(role: role))
+                }
+            }
+            if engine.batcher.hasWork {
+                do {
+                    for done in try engine.batcher.step() {
+                        guard let (request, ids, continuation, version) = waiting.removeValue(forKey: done.id) else { continue }
+                        continuation.resume(returning: engine.result(request, promptIds: ids, generations: done.generations, version: version))
+                    }
+                } catch {
+                    // Inputs were validated on admission, so this is a bug: fail everything in flight.
+                    engine.logger.error("generation step failed", metadata: ["error": "\(error)"])
+                    for (id, entry) in waiting {
+                        engine.batcher.cancel(id: id)
+                        entry.2.resume(throwing: error)
+                    }
+                    waiting.removeAll()
+                }
+            }
+        }
+        queue.markStopped()
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import Testing
+import RZHost
+import RZModel
+import RZSampling
+import RZTestSupport
+import RZTraining
+
+func temporaryDirectory() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-host-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func makeHost(modelDir: String = Fixtures.path("engine/tied")) throws -> ModelHost {
+    try ModelHost(modelDir: modelDir, role: .solver, checkpointsDir: temporaryDirectory() + "/checkpoints",
+                  logger: Logger(label: "rzero.test"))
+}
+
+@Suite("Model host: one worker thread, continuous batching, versions, errors")
+struct ModelHostTests {
+    @Test("64 concurrent generate requests all get the samples they would get alone")
+    func concurrent() async throws {
+        let host = try makeHost()
+        let model = try ModelFolder.load(Fixtures.path("engine/tied"))
+        let requests = (0..<64).map { i in
+            GenerateRequest(prompts: [.tokenIds([Int32(i % 90 + 1), 5, 7])],
+                            parameters: SamplingParameters(temperature: 1, maxTokens: 6 + i % 5, n: 1 + i % 3, seed: UInt64(i)))
+        }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerateResult).self) { group in
+            for (i, r) in requests.enumerated() { group.addTask { (i, try await host.generate(r)) } }
+            var out: [Int: GenerateResult] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        for (i, r) in requests.enumerated() {
+            guard case .tokenIds(let p) = r.prompts[0] else { continue }
+            let alone = try generate(model: model, prompts: [p], parameters: r.parameters)[0]
+            let got = try #require(results[i]).samples[0].map(\.generation)
+            #expect(got.map(\.tokens) == alone.map(\.tokens), "request \(i)")
+        }
+        await host.shutdown()
+    }
+
+    @Test("a GRPO step bumps the version that generation reports; bad batches leave the model untouched")
+    func trainingAndVersions() async throws {
+        let host = try makeHost()
+        #expect(host.info.modelVersion == 0)
+        let samples = [GRPOSample(prompt: [1, 2], response: [3, 4], reward: 1, group: 0),
+                       GRPOSample(prompt: [1, 2], response: [5], reward: 0, group: 0)]
+        var settings = TrainerSettings()
+        settings.optimizer.learningRate = 1e-3
+        let r = try await host.trainGRPO(samples, settings: settings)
+        #expect(r.modelVersion == 1 && r.metrics.step == 1 && host.info.modelVersion == 1)
+        let g = try await host.generate(GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(maxTokens: 2)))
+        #expect(g.modelVersion == 1)
+        let before = try await host.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        for bad in [[GRPOSample(prompt: [1], response: [2], reward: 1, group: 0)],  // group of one
+                    [GRPOSample(prompt: [1], response: [999], reward: 1, group: 0), GRPOSample(prompt: [1], response: [2], reward: 0, group: 0)],
+                    [GRPOSample(prompt: [1], response: [2, 3], oldLogProbs: [-1], reward: 1, group: 0),
+                     GRPOSample(prompt: [1], response: [2], reward: 0, group: 0)]] {
+            await #expect(throws: HostError.self) { try await host.trainGRPO(bad) }
+        }
+        let after = try await host.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        #expect(after.items[0].logprobs == before.items[0].logprobs && host.info.modelVersion == 1)
+        await host.shutdown()
+    }
+
+    @Test("bad generate requests are client errors")
+    func badGenerate() async throws {
+        let host = try makeHost()
+        let cases: [GenerateRequest] = [
+            GenerateRequest(prompts: [], parameters: SamplingParameters()),
+            GenerateRequest(prompts: [.tokenIds([])], parameters: SamplingParameters()),
+            GenerateRequest(prompts: [.tokenIds([1, 500])], parameters: SamplingParameters()),
+            GenerateRequest(prompts: [.text("hello")], parameters: SamplingParameters()),  // no tokenizer.json
+            GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(n: 65)),
+            GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(maxTokens: 5000)),
+            GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(topP: 2)),
+        ]
+        for c in cases { await #expect(throws: HostError.self) { try await host.generate(c) } }
+        await host.shutdown()
+    }
+
+    @Test("checkpoints: save, list, load round trip; unknown names and bad names are refused")
+    func checkpoints() async throws {
+        let host = try makeHost()
+        let item = LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3]))
+        let original = try await host.logprobs([item]).items[0].logprobs
+        let saved = try await host.saveCheckpoint(name: "start")
+        #expect(saved.modelVersion == 0)
+        var settings = TrainerSettings()
+        settings.optimizer.learningRate = 1e-2
+        _ = try await host.trainSFT([SFTSample(prompt: [1, 2], target: [3])], settings: settings)
+        #expect(try await host.logprobs([item]).items[0].logprobs != original)
+        let list = try await host.listCheckpoints()
+        #expect(list.map(\.name) == ["start"])
+        let loaded = try await host.loadCheckpoint(name: "start")
+        #expect(loaded.modelVersion == 2)
+        #expect(try await host.logprobs([item]).items[0].logprobs == original)
+        await #expect(throws: HostError.notFound("no checkpoint named nope")) { try await host.loadCheckpoint(name: "nope") }
+        for bad in ["../etc", ".hidden", "", "a/b", String(repeating: "x", count: 200)] {
+            await #expect(throws: HostError.self) { try await host.saveCheckpoint(name: bad) }
+        }
+        await host.shutdown()
+    }
+
+    @Test("reference scoring needs a reset; after it, reference and policy agree until a step")
+    func reference() async throws {
+        let host = try makeHost()
+        let item = LogprobsItem(prompt: .tokenIds([4, 5]), response: .tokenIds([6, 7]))
+        await #expect(throws: HostError.self) { try await host.logprobs([item], model: .reference) }
+        #expect(try await host.resetReference() == 0 && host.info.referenceVersion == 0)
+        let ref = try await host.logprobs([item], model: .reference)
+        let pol = try await host.logprobs([item], model: .policy)
+        #expect(ref.items[0].logprobs == pol.items[0].logprobs)
+        await host.shutdown()
+    }
+
+    @Test("shutdown finishes in-flight work, then refuses new work")
+    func shutdown() async throws {
+        let host = try makeHost()
+        let inflight = Task { try await host.generate(GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(maxTokens: 200))) }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        await host.shutdown()
+        let r = try await inflight.value
+        #expect(r.samples[0][0].generation.tokens.count == 200)
+        #expect(!host.isAccepting)
+        await #expect(throws: HostError.unavailable("the server is shutting down")) {
+            try await host.generate(GenerateRequest(prompts: [.tokenIds([1])], parameters: SamplingParameters(maxTokens: 2)))
+        }
+    }
+}
