@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RZSamplingTests",
-            dependencies: ["RZSampling", "RZModel", "RZTensor", "RZTestSupport"]
+            dependencies: ["RZSampling", "RZModel", "RZTensor", "RZTokenizer", "RZTestSupport"]
         ),
         .testTarget(
             name: "RZTokenizerTests",

@@ -7,7 +7,7 @@ Needs the Hugging Face `tokenizers` library (and `transformers` for the chat-tem
 no network. It trains its own byte-level BPE tokenizers on a corpus it generates, so nothing is
 downloaded. Outputs:
 
-  qwen_style.json    vocab 3000: NFC, Qwen2 Split regex + ByteLevel(use_regex=False), special tokens
+  qwen_style.json    vocab_size 3000 asked, 1,735 reached (the corpus runs out of pairs seen twice): NFC, Qwen2 Split regex + ByteLevel(use_regex=False), special tokens
                      <|endoftext|> <|im_start|> <|im_end|>, non-special <think> </think>; merges in the
                      pair format (["a", "b"]) that tokenizers >= 0.20 writes.
   gpt2_style.json    vocab 1000: Sequence[NFC] normalizer, ByteLevel(use_regex=True) (GPT-2 regex),

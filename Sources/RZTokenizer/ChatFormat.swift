@@ -1,6 +1,8 @@
 /// One chat turn. Roles are free text; Qwen uses `system`, `user` and `assistant`.
 public struct ChatMessage: Sendable, Equatable, Codable {
+    /// Who speaks, written as is into the prompt.
     public var role: String
+    /// What was said, written as is into the prompt.
     public var content: String
 
     public init(role: String, content: String) {

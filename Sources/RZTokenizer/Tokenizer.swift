@@ -155,8 +155,11 @@ public struct Tokenizer: Sendable {
             return model.encode(piece, into: &ids, scratch: &scratch.merge)
         }
         scratch.text.load(piece)
+        // Take the buffers out of `scratch` so they are uniquely referenced (no copy on write).
         var ranges = scratch.ranges
         var next = scratch.nextRanges
+        scratch.ranges = []
+        scratch.nextRanges = []
         ranges.removeAll(keepingCapacity: true)
         ranges.append(0..<scratch.text.count)
         for rule in splitRules {
