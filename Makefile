@@ -12,10 +12,13 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-# Training-step throughput of rzero vs the machine's sgemm peak, and vs PyTorch when TORCH_PYTHON
-# points at a Python with torch (measured side by side, interleaved): see scripts/bench_train.py.
+# Throughput benchmarks: training steps vs the sgemm peak and PyTorch, GRPO steps, reward logic, and
+# KV-cache sampling vs transformers (and llama.cpp when LLAMA_SRC names its source tree). The
+# comparisons run side by side when TORCH_PYTHON names a Python with torch + transformers (+ llama_cpp).
 bench: build
 	$(PYTHON) scripts/bench_train.py --rzero .build/release/rzero $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON),)
+	.build/release/rzero bench rewards
+	$(if $(TORCH_PYTHON),$(TORCH_PYTHON) scripts/bench_generate.py --rzero .build/release/rzero --python $(TORCH_PYTHON) $(if $(LLAMA_SRC),--llama-src $(LLAMA_SRC),),.build/release/rzero bench generate --model tiny && .build/release/rzero bench generate --model small)
 
 # Regenerate the PyTorch reference fixtures (needs torch + transformers; run by hand, outputs committed).
 fixtures:

@@ -153,18 +153,24 @@ struct GenerateBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Time KV-cache sampling (prefill + decode); prints JSON.")
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Model size: tiny or small.") var model: BenchModel = .tiny
+    @Option(help: "Model size: tiny or small (a random model), unless --folder is given.") var model: BenchModel = .tiny
+    @Option(help: "Load this Hugging Face model folder instead of a random model.") var folder: String?
     @Option(help: "Prompts per call.") var prompts = 16
     @Option(help: "Samples per prompt.") var n = 4
     @Option(help: "Prompt tokens.") var promptLength = 32
-    @Option(help: "New tokens per sample.") var maxTokens = 96
+    @Option(help: "New tokens per sample.") var maxTokens = 64
 
     func run() throws {
         compute.apply()
-        let m = try Qwen3Model(config: model.config)
-        m.initializeRandom(seed: 1)
+        let m: Qwen3Model
+        if let folder {
+            m = try ModelFolder.load(folder)
+        } else {
+            m = try Qwen3Model(config: model.config)
+            m.initializeRandom(seed: 1)
+        }
         var rng = SeededRandom(seed: 4)
-        let V = UInt64(model.config.vocabSize)
+        let V = UInt64(m.config.vocabSize)
         let ps = (0..<prompts).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % V) } }
         func time(_ ps: [[Int32]], n: Int) throws -> (Double, Int) {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -178,7 +184,7 @@ struct GenerateBench: ParsableCommand {
         struct Out: Encodable {
             let model: String; let samples: Int; let batched_tokens_per_s: Double; let single_sequence_tokens_per_s: Double
         }
-        try printJSON(Out(model: model.rawValue, samples: prompts * n, batched_tokens_per_s: Double(batchTokens) / batchSeconds,
+        try printJSON(Out(model: folder ?? model.rawValue, samples: prompts * n, batched_tokens_per_s: Double(batchTokens) / batchSeconds,
                           single_sequence_tokens_per_s: Double(singleTokens) / singleSeconds))
     }
 }
