@@ -29,7 +29,16 @@ final class Engine {
 
     func info(role: Role) -> ModelInfo {
         ModelInfo(role: role, config: model.config, modelVersion: modelVersion, parameterCount: model.parameterCount,
-                  referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil)
+                  referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil,
+                  eosTokenIds: eosTokenIds, trainerSettings: trainer.settings)
+    }
+
+    /// End-of-turn and end-of-text ids from the tokenizer, else the config's eos_token_id.
+    var eosTokenIds: [Int32] {
+        if let tokenizer {
+            return Array(Set(ChatFormat(tokenizer: tokenizer).stopTokenIds + [tokenizer.eosTokenId].compactMap { $0 })).sorted()
+        }
+        return [model.config.eosTokenId].compactMap { $0 }.filter { $0 >= 0 && $0 < model.config.vocabSize }.map { Int32($0) }
     }
 
     /// Maps engine-level errors (bad ids, bad shapes, bad sampling parameters) to client errors.
@@ -67,9 +76,8 @@ final class Engine {
         let ids = try request.prompts.map(tokenize)
         guard ids.allSatisfy({ !$0.isEmpty }) else { throw HostError.invalidRequest("a prompt tokenizes to nothing") }
         var params = request.parameters
-        if let tokenizer {
-            let defaults = ChatFormat(tokenizer: tokenizer).stopTokenIds + [tokenizer.eosTokenId].compactMap { $0 }
-            params.stopTokens = Array(Set(params.stopTokens + defaults)).sorted()
+        if !request.ignoreEOS {
+            params.stopTokens = Array(Set(params.stopTokens + eosTokenIds)).sorted()
         }
         let detokenize: (([Int32]) -> String)? = tokenizer.map { t in { ids in t.decode(ids) } }
         if !params.stopStrings.isEmpty && detokenize == nil {
@@ -95,7 +103,7 @@ final class Engine {
         case .policy: scorer = model
         case .reference:
             guard let ref = trainer.reference else {
-                throw HostError.conflict("no reference model yet: POST /v1/reference/reset first")
+                throw HostError.noReference("no reference model yet: POST /v1/reference/reset first")
             }
             scorer = ref
         }
@@ -148,8 +156,12 @@ final class Engine {
         let saved = trainer.settings
         if let settings { trainer.settings = settings }
         defer { trainer.settings = saved }
+        let hadReference = trainer.reference != nil
+        let versionBefore = modelVersion
         do {
             let m = try body(trainer)
+            // A GRPO step with KL freezes the current weights as the reference if there was none.
+            if !hadReference && trainer.reference != nil { referenceVersion = versionBefore }
             if !m.skipped { modelVersion += 1 }
             return TrainResult(metrics: m, modelVersion: modelVersion)
         } catch {
@@ -165,7 +177,10 @@ final class Engine {
 
     // MARK: Checkpoints
 
-    func save(name: String) throws -> CheckpointInfo {
+    func save(name: String, overwrite: Bool) throws -> CheckpointInfo {
+        if !overwrite && FileManager.default.fileExists(atPath: checkpointsDir + "/" + name) {
+            throw HostError.alreadyExists("a checkpoint named \(name) exists; send overwrite: true to replace it")
+        }
         try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
                                    metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""])
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
@@ -185,14 +200,16 @@ final class Engine {
         batcher = ContinuousBatcher(model: loaded.model)
         modelVersion += 1
         referenceVersion = loaded.reference == nil ? nil : modelVersion
-        return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step)
+        return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step, referenceVersion: referenceVersion)
     }
 
     func listCheckpoints() -> [CheckpointInfo] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsDir)) ?? []
         return names.filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
-            guard let s = try? TrainerCheckpoint.summary(of: checkpointsDir + "/" + name) else { return nil }
-            return CheckpointInfo(name: name, modelVersion: s.metadata["model_version"].flatMap { Int($0) }, step: s.step)
+            let dir = checkpointsDir + "/" + name
+            guard let s = try? TrainerCheckpoint.summary(of: dir) else { return nil }
+            let created = (try? FileManager.default.attributesOfItem(atPath: dir + "/" + TrainerCheckpoint.stateName))?[.modificationDate] as? Date
+            return CheckpointInfo(name: name, modelVersion: s.metadata["model_version"].flatMap { Int($0) }, step: s.step, createdAt: created)
         }
     }
 }

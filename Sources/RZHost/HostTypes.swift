@@ -1,3 +1,4 @@
+import Foundation
 import RZModel
 import RZSampling
 import RZTokenizer
@@ -21,21 +22,23 @@ public enum PromptInput: Sendable, Equatable {
 public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidRequest(String)
     case notFound(String)
-    case conflict(String)
+    case alreadyExists(String)
+    case noReference(String)
     case unavailable(String)
 
     public var code: String {
         switch self {
         case .invalidRequest: return "invalid_request"
         case .notFound: return "not_found"
-        case .conflict: return "conflict"
-        case .unavailable: return "unavailable"
+        case .alreadyExists: return "already_exists"
+        case .noReference: return "no_reference"
+        case .unavailable: return "shutting_down"
         }
     }
 
     public var message: String {
         switch self {
-        case .invalidRequest(let m), .notFound(let m), .conflict(let m), .unavailable(let m): return m
+        case .invalidRequest(let m), .notFound(let m), .alreadyExists(let m), .noReference(let m), .unavailable(let m): return m
         }
     }
 
@@ -56,9 +59,12 @@ public struct HostLimits: Sendable, Equatable {
 public struct GenerateRequest: Sendable {
     public var prompts: [PromptInput]
     public var parameters: SamplingParameters
-    public init(prompts: [PromptInput], parameters: SamplingParameters) {
+    /// Do not add the tokenizer's end-of-turn / end-of-text ids to the stop tokens.
+    public var ignoreEOS: Bool
+    public init(prompts: [PromptInput], parameters: SamplingParameters, ignoreEOS: Bool = false) {
         self.prompts = prompts
         self.parameters = parameters
+        self.ignoreEOS = ignoreEOS
     }
 }
 
@@ -104,6 +110,8 @@ public struct CheckpointInfo: Sendable, Equatable {
     public var name: String
     public var modelVersion: Int?
     public var step: Int?
+    public var createdAt: Date?
+    public var referenceVersion: Int?
 }
 
 public struct ModelInfo: Sendable {
@@ -114,6 +122,9 @@ public struct ModelInfo: Sendable {
     public var referenceVersion: Int?
     public var step: Int
     public var hasTokenizer: Bool
+    /// The ids generation stops at by default (end of turn, end of text).
+    public var eosTokenIds: [Int32]
+    public var trainerSettings: TrainerSettings
 }
 
 /// Which weights score a logprobs request.

@@ -91,9 +91,9 @@ public final class ModelHost: Sendable {
         } }
     }
 
-    public func saveCheckpoint(name: String) async throws -> CheckpointInfo {
+    public func saveCheckpoint(name: String, overwrite: Bool = false) async throws -> CheckpointInfo {
         try Self.validateCheckpointName(name)
-        return try await run(mutating: false) { engine in try engine.save(name: name) }
+        return try await run(mutating: false) { engine in try engine.save(name: name, overwrite: overwrite) }
     }
 
     public func loadCheckpoint(name: String) async throws -> CheckpointInfo {

@@ -3,11 +3,11 @@ import Foundation
 import RZTensor
 
 @main
-struct RZero: ParsableCommand {
+struct RZero: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rzero",
         abstract: "R-Zero on the CPU: a Qwen3 decoder with exact backward, trained by self-play.",
-        subcommands: [Score.self, Tokenize.self, Generate.self, Grade.self, Bench.self]
+        subcommands: [Score.self, Tokenize.self, Generate.self, Serve.self, Grade.self, Bench.self]
     )
 }
 

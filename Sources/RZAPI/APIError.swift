@@ -1,0 +1,72 @@
+package import Foundation
+// Plain import: the generated Client.swift and Server.swift import HTTPTypes without an access level, and
+// mixing explicit and implicit access levels for one module is an error.
+import HTTPTypes
+package import OpenAPIRuntime
+
+/// An error with the API's JSON body `{"error": {"code": "...", "message": "..."}}` (`ErrorResponse` in
+/// openapi.yaml). Handlers throw it; `JSONErrorMiddleware` (or OpenAPIRuntime's `ErrorHandlingMiddleware`,
+/// through `HTTPResponseConvertible`) turns it into the response. Middlewares outside the generated router
+/// (body limit, unknown route) can write `jsonData()` directly.
+package struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var code: Components.Schemas.ErrorCode
+    package var message: String
+
+    package init(_ code: Components.Schemas.ErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package static func invalidJSON(_ message: String) -> APIError { APIError(.invalidJson, message) }
+    package static func invalidRequest(_ message: String) -> APIError { APIError(.invalidRequest, message) }
+    package static func notFound(_ message: String) -> APIError { APIError(.notFound, message) }
+    package static let unauthorized = APIError(.unauthorized, "missing or invalid bearer token")
+    package static func internalError(_ message: String = "internal error; see the server log") -> APIError {
+        APIError(._internal, message)
+    }
+
+    /// The HTTP status that goes with the code (see `ErrorCode` in openapi.yaml).
+    package var status: HTTPResponse.Status { code.status }
+
+    /// The response body as the generated type, for handlers that return a typed error case.
+    package var body: Components.Schemas.ErrorResponse { .init(error: .init(code: code, message: message)) }
+
+    /// The response body as JSON bytes (keys sorted, so the bytes are stable).
+    package func jsonData() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a struct of two strings cannot fail; the fallback only keeps this total.
+        return (try? encoder.encode(body)) ?? Data(#"{"error":{"code":"internal","message":""}}"#.utf8)
+    }
+
+    package var description: String { "\(code.rawValue) (\(status.code)): \(message)" }
+}
+
+extension Components.Schemas.ErrorCode {
+    /// The HTTP status of each error code, as documented in openapi.yaml.
+    package var status: HTTPResponse.Status {
+        switch self {
+        case .invalidJson, .invalidRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .alreadyExists, .noReference: .conflict
+        case .payloadTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case ._internal: .internalServerError
+        case .notReady, .shuttingDown, .busy: .serviceUnavailable
+        }
+    }
+}
+
+extension APIError: HTTPResponseConvertible {
+    package var httpStatus: HTTPResponse.Status { status }
+
+    package var httpHeaderFields: HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        if code == .unauthorized { fields[.wwwAuthenticate] = "Bearer" }
+        return fields
+    }
+
+    package var httpBody: HTTPBody? { HTTPBody(jsonData()) }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import HTTPTypes
+import Logging
+import CoreMetrics
+import Metrics
+import OpenAPIRuntime
+import Prometheus
+import RZAPI
+import RZHost
+import RZModel
+import RZSampling
+import RZTokenizer
+import RZTraining
+
+/// Metrics of one server process, created once with fixed dimensions (role, operation).
+package struct ServerMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let role: String
+
+    package init(role: Role, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        factory = PrometheusMetricsFactory(registry: registry)
+        self.role = role.rawValue
+    }
+
+    func requests(_ operation: String) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: "rzero_requests_total", dimensions: [("role", role), ("operation", operation)], factory: factory)
+    }
+    func duration(_ operation: String) -> Metrics.Timer {
+        Metrics.Timer(label: "rzero_request_duration_seconds", dimensions: [("role", role), ("operation", operation)], factory: factory)
+    }
+    var generatedTokens: CoreMetrics.Counter { CoreMetrics.Counter(label: "rzero_generate_tokens_total", dimensions: [("role", role)], factory: factory) }
+    var trainSteps: CoreMetrics.Counter { CoreMetrics.Counter(label: "rzero_train_steps_total", dimensions: [("role", role)], factory: factory) }
+}
+
+/// Implements the generated `APIProtocol` on top of a `ModelHost`. Wire types are mapped to core types
+/// here and nowhere else; every client mistake becomes an `APIError` (4xx JSON).
+package struct Handler: APIProtocol {
+    package let host: ModelHost
+    package let metrics: ServerMetrics
+    package let maxBodyBytes: Int
+
+    package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int) {
+        self.host = host
+        self.metrics = metrics
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Counts and times an operation; maps host errors to API errors.
+    private func measured<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        metrics.requests(operation).increment()
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { metrics.duration(operation).recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
+        do {
+            return try await body()
+        } catch let e as HostError {
+            switch e {
+            case .invalidRequest(let m): throw APIError.invalidRequest(m)
+            case .notFound(let m): throw APIError.notFound(m)
+            case .alreadyExists(let m): throw APIError(.alreadyExists, m)
+            case .noReference(let m): throw APIError(.noReference, m)
+            case .unavailable(let m): throw APIError(.shuttingDown, m)
+            }
+        }
+    }
+
+    private func prompt(_ p: Components.Schemas.Prompt) -> PromptInput {
+        switch p {
+        case .TextPrompt(let t): return .text(t.text)
+        case .ChatPrompt(let c): return .messages(c.messages.map { ChatMessage(role: $0.role.rawValue, content: $0.content) })
+        case .TokenPrompt(let t): return .tokenIds(t.tokenIds)
+        }
+    }
+
+    // MARK: Generation and scoring
+
+    package func generate(_ input: Operations.Generate.Input) async throws -> Operations.Generate.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.Generate.id) {
+            let seed = body.seed.map { UInt64($0) } ?? UInt64.random(in: 0...UInt64(Int64.max))
+            let params = SamplingParameters(
+                temperature: body.temperature ?? APIDefaults.temperature, topP: body.topP ?? APIDefaults.topP,
+                topK: body.topK ?? APIDefaults.topK, maxTokens: body.maxTokens ?? APIDefaults.maxTokens, n: body.n ?? APIDefaults.n,
+                stopTokens: body.stopTokenIds ?? [], stopStrings: body.stop ?? [], seed: seed,
+                returnSamplingLogprobs: body.returnSamplingLogprobs ?? APIDefaults.returnSamplingLogprobs)
+            let r = try await host.generate(GenerateRequest(prompts: body.prompts.map(prompt), parameters: params,
+                                                            ignoreEOS: body.ignoreEos ?? APIDefaults.ignoreEOS))
+            metrics.generatedTokens.increment(by: r.completionTokens)
+            let results = zip(r.promptTokenIds, r.samples).map { ids, samples in
+                Components.Schemas.PromptResult(promptTokenIds: ids, samples: samples.map { s in
+                    Components.Schemas.Sample(
+                        text: s.text ?? "", tokenIds: s.generation.tokens, logprobs: s.generation.logprobs,
+                        samplingLogprobs: s.generation.samplingLogprobs,
+                        finishReason: s.generation.finishReason == .stop ? .stop : .length, stop: s.generation.stopString)
+                })
+            }
+            return .ok(.init(body: .json(.init(
+                modelVersion: Int64(r.modelVersion), seed: Int64(seed), results: results,
+                usage: .init(promptTokens: r.promptTokens, completionTokens: r.completionTokens)))))
+        }
+    }
+
+    package func computeLogprobs(_ input: Operations.ComputeLogprobs.Input) async throws -> Operations.ComputeLogprobs.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.ComputeLogprobs.id) {
+            let which = body.model ?? APIDefaults.scoringModel
+            let items = body.items.map { item in
+                LogprobsItem(prompt: prompt(item.prompt),
+                             response: item.responseTokenIds.map { .tokenIds($0) } ?? .text(item.responseText ?? ""))
+            }
+            let r = try await host.logprobs(items, model: which == .reference ? .reference : .policy)
+            let info = host.info
+            return .ok(.init(body: .json(.init(
+                modelVersion: Int64(info.modelVersion), model: which, referenceVersion: info.referenceVersion.map(Int64.init),
+                results: r.items.map { .init(promptTokenIds: $0.promptTokenIds, responseTokenIds: $0.responseTokenIds, logprobs: $0.logprobs) }))))
+        }
+    }
+
+    // MARK: Training
+
+    /// The host's settings with the request's overrides applied.
+    private func settings(_ o: Components.Schemas.TrainingSettings?) -> TrainerSettings {
+        var s = host.info.trainerSettings
+        guard let o else { return s }
+        if let v = o.clipRatioLow { s.loss.clip.low = v }
+        if let v = o.clipRatioHigh { s.loss.clip.high = v }
+        if let v = o.clipRatioDual { s.loss.clip.dual = v }
+        if let v = o.klPenalty {
+            switch v {
+            case .kl: s.loss.klPenalty = .kl
+            case .abs: s.loss.klPenalty = .abs
+            case .mse: s.loss.klPenalty = .mse
+            case .lowVarKl: s.loss.klPenalty = .lowVarKL
+            case .disabled: s.loss.klPenalty = nil
+            }
+        }
+        if let v = o.klCoef { s.loss.klCoef = v }
+        if let v = o.aggregation { s.loss.aggregation = v == .tokenMean ? .tokenMean : .seqMeanTokenMean }
+        if let v = o.advantageEpsilon { s.loss.advantageEpsilon = v }
+        if let v = o.learningRate { s.optimizer.learningRate = v }
+        if let v = o.adamEpsilon { s.optimizer.epsilon = v }
+        if let v = o.weightDecay { s.optimizer.weightDecay = v }
+        if let v = o.lrSchedule {
+            switch v.kind {
+            case .constant: s.optimizer.schedule = .constant
+            case .linearWarmup: s.optimizer.schedule = .linearWarmup(warmupSteps: v.warmupSteps ?? 0)
+            case .cosine:
+                s.optimizer.schedule = .cosine(warmupSteps: v.warmupSteps ?? 0, totalSteps: v.totalSteps ?? 1, minRatio: v.minRatio ?? 0)
+            }
+        }
+        if let v = o.maxGradNorm { s.maxGradNorm = v }
+        if let v = o.microBatchTokens { s.microBatchTokens = v }
+        return s
+    }
+
+    private func response(_ r: TrainResult) -> Components.Schemas.TrainResponse {
+        let m = r.metrics
+        func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+        if !m.skipped { metrics.trainSteps.increment() }
+        return .init(modelVersion: Int64(r.modelVersion), metrics: .init(
+            loss: finite(m.loss), policyLoss: finite(m.policyLoss), kl: finite(m.kl),
+            clipFractionHigher: m.clipFractionHigher, clipFractionLower: m.clipFractionLower, gradNorm: finite(m.gradNorm),
+            meanReward: m.meanReward, meanAdvantage: m.meanAdvantage, entropy: finite(m.entropy), tokens: m.tokens,
+            sequences: m.sequences, learningRate: m.learningRate, skipped: m.skipped, step: m.step))
+    }
+
+    package func trainGRPO(_ input: Operations.TrainGRPO.Input) async throws -> Operations.TrainGRPO.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.TrainGRPO.id) {
+            let samples = body.samples.map {
+                GRPOSample(prompt: $0.promptTokenIds, response: $0.responseTokenIds, oldLogProbs: $0.oldLogprobs,
+                           refLogProbs: $0.refLogprobs, reward: $0.reward, group: $0.group)
+            }
+            return .ok(.init(body: .json(response(try await host.trainGRPO(samples, settings: settings(body.settings))))))
+        }
+    }
+
+    package func trainSFT(_ input: Operations.TrainSFT.Input) async throws -> Operations.TrainSFT.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.TrainSFT.id) {
+            let samples = body.samples.map { SFTSample(prompt: $0.promptTokenIds, target: $0.targetTokenIds) }
+            return .ok(.init(body: .json(response(try await host.trainSFT(samples, settings: settings(body.settings))))))
+        }
+    }
+
+    // MARK: Checkpoints and reference
+
+    package func listCheckpoints(_ input: Operations.ListCheckpoints.Input) async throws -> Operations.ListCheckpoints.Output {
+        try await measured(Operations.ListCheckpoints.id) {
+            let list = try await host.listCheckpoints()
+            return .ok(.init(body: .json(.init(checkpoints: list.map {
+                .init(name: $0.name, createdAt: $0.createdAt, modelVersion: $0.modelVersion.map(Int64.init), step: $0.step)
+            }))))
+        }
+    }
+
+    package func saveCheckpoint(_ input: Operations.SaveCheckpoint.Input) async throws -> Operations.SaveCheckpoint.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.SaveCheckpoint.id) {
+            let r = try await host.saveCheckpoint(name: body.name, overwrite: body.overwrite ?? APIDefaults.overwrite)
+            return .created(.init(body: .json(.init(name: r.name, modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0))))
+        }
+    }
+
+    package func loadCheckpoint(_ input: Operations.LoadCheckpoint.Input) async throws -> Operations.LoadCheckpoint.Output {
+        try await measured(Operations.LoadCheckpoint.id) {
+            let r = try await host.loadCheckpoint(name: input.path.name)
+            return .ok(.init(body: .json(.init(name: r.name, modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0,
+                                               referenceVersion: r.referenceVersion.map(Int64.init)))))
+        }
+    }
+
+    package func resetReference(_ input: Operations.ResetReference.Input) async throws -> Operations.ResetReference.Output {
+        try await measured(Operations.ResetReference.id) {
+            .ok(.init(body: .json(.init(referenceVersion: Int64(try await host.resetReference())))))
+        }
+    }
+
+    // MARK: Introspection
+
+    package func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
+        let i = host.info
+        let c = i.config
+        let t = i.trainerSettings
+        let schedule: Components.Schemas.LRSchedule
+        switch t.optimizer.schedule {
+        case .constant: schedule = .init(kind: .constant)
+        case .linearWarmup(let w): schedule = .init(kind: .linearWarmup, warmupSteps: w)
+        case .cosine(let w, let total, let minRatio): schedule = .init(kind: .cosine, warmupSteps: w, totalSteps: total, minRatio: minRatio)
+        }
+        let kl: Components.Schemas.KLPenalty
+        switch t.loss.klPenalty {
+        case nil: kl = .disabled
+        case .kl?: kl = .kl
+        case .abs?: kl = .abs
+        case .mse?: kl = .mse
+        case .lowVarKL?: kl = .lowVarKl
+        }
+        return .ok(.init(body: .json(.init(
+            role: i.role == .challenger ? .challenger : .solver,
+            config: .init(modelType: c.modelType, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
+                          numHiddenLayers: c.numLayers, numAttentionHeads: c.numHeads, numKeyValueHeads: c.numKVHeads, headDim: c.headDim,
+                          maxPositionEmbeddings: c.maxPositionEmbeddings, rmsNormEps: c.rmsNormEps, ropeTheta: c.ropeTheta,
+                          tieWordEmbeddings: c.tieWordEmbeddings, bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId),
+            modelVersion: Int64(i.modelVersion), referenceVersion: i.referenceVersion.map(Int64.init),
+            parameterCount: Int64(i.parameterCount), step: i.step, eosTokenIds: i.eosTokenIds, maxBodyBytes: maxBodyBytes,
+            trainerSettings: .init(
+                clipRatioLow: t.loss.clip.low, clipRatioHigh: t.loss.clip.high, clipRatioDual: t.loss.clip.dual, klPenalty: kl,
+                klCoef: t.loss.klCoef, aggregation: t.loss.aggregation == .tokenMean ? .tokenMean : .seqMeanTokenMean,
+                advantageEpsilon: t.loss.advantageEpsilon, learningRate: t.optimizer.learningRate, adamEpsilon: t.optimizer.epsilon,
+                weightDecay: t.optimizer.weightDecay, lrSchedule: schedule, maxGradNorm: t.maxGradNorm,
+                microBatchTokens: t.microBatchTokens)))))
+    }
+
+    package func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {
+        .ok(.init(body: .json(.init(status: .ok))))
+    }
+
+    package func getReadiness(_ input: Operations.GetReadiness.Input) async throws -> Operations.GetReadiness.Output {
+        guard host.isAccepting else { throw APIError(.shuttingDown, "the server is shutting down") }
+        return .ok(.init(body: .json(.init(status: .ok))))
+    }
+
+    package func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
+        .ok(.init(body: .plainText(HTTPBody(metrics.registry.emitToString()))))
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RZHost
+import RZServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve one model over HTTP as the Challenger or the Solver (API: openapi.yaml).",
+        discussion: """
+            Binds 127.0.0.1 by default. Training, checkpoint and reference endpoints need `Authorization: Bearer \
+            <token>` when a token is configured (RZERO_TOKEN, or --token-file); without a token the server refuses \
+            to bind a non-loopback address. SIGTERM/SIGINT: in-flight requests finish, then the process exits 0.
+            """)
+
+    @Option(help: "challenger or solver.") var role: String = "solver"
+    @Option(help: "Hugging Face model folder (tokenizer.json there enables text prompts).") var model: String
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port (0 picks a free one and prints it).") var port = 8080
+    @Option(help: "Folder for named checkpoints (default: <model>/checkpoints).") var checkpoints: String?
+    @Option(help: "File holding the bearer token (else the RZERO_TOKEN environment variable).") var tokenFile: String?
+    @Option(help: "Largest accepted request body, in bytes.") var maxBodyBytes = 16 << 20
+    @OptionGroup var compute: ComputeOptions
+
+    func run() async throws {
+        compute.apply()
+        guard let role = Role(rawValue: role) else { throw failure("--role must be challenger or solver") }
+        var config = ServerConfig(modelDir: model, checkpointsDir: checkpoints ?? model + "/checkpoints")
+        config.host = host
+        config.port = port
+        config.role = role
+        config.maxBodyBytes = maxBodyBytes
+        if let tokenFile {
+            guard let t = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw failure("cannot read --token-file \(tokenFile)") }
+            config.token = t.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let t = ProcessInfo.processInfo.environment["RZERO_TOKEN"], !t.isEmpty {
+            config.token = t
+        }
+        do { try config.validate() } catch let e as ServerConfigError { throw failure(e.description) }
+        var logger = Logger(label: "rzero.\(role.rawValue)")
+        logger.logLevel = .info
+        let modelHost: ModelHost
+        do {
+            modelHost = try ModelHost(modelDir: config.modelDir, role: role, checkpointsDir: config.checkpointsDir, logger: logger)
+        } catch {
+            throw failure("cannot load the model: \(error)")
+        }
+        let metrics = ServerMetrics(role: role)
+        let boundHost = config.host
+        let app = try buildApplication(host: modelHost, config: config, metrics: metrics, logger: logger) { port in
+            print("rzero \(role.rawValue) listening on http://\(boundHost):\(port)")
+            fflush(nil)
+        }
+        try await app.runService()
+        await modelHost.shutdown()
+        logger.info("stopped")
+    }
+}
