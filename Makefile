@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build test bench fixtures clean
+.PHONY: build test bench fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
@@ -19,6 +19,19 @@ bench: build
 	$(PYTHON) scripts/bench_train.py --rzero .build/release/rzero $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON),)
 	.build/release/rzero bench rewards
 	$(if $(TORCH_PYTHON),$(TORCH_PYTHON) scripts/bench_generate.py --rzero .build/release/rzero --python $(TORCH_PYTHON) $(if $(LLAMA_SRC),--llama-src $(LLAMA_SRC),),.build/release/rzero bench generate --model tiny && .build/release/rzero bench generate --model small)
+
+# Property-based fuzzing of a live service against openapi.yaml (schemathesis in VENV, default /work/venv).
+fuzz:
+	$(SWIFT) build --product rzero
+	scripts/fuzz_local.sh
+
+# Validate openapi.yaml and check the JSON copy the API tests read is current.
+api-check:
+	$(PYTHON) scripts/check_openapi.py
+
+# Serve the Solver role on a model folder: make serve MODEL=path/to/folder
+serve: build
+	.build/release/rzero serve --role solver --model $(MODEL)
 
 # Regenerate the PyTorch reference fixtures (needs torch + transformers; run by hand, outputs committed).
 fixtures:
