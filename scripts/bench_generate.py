@@ -109,10 +109,20 @@ def convert(folder, llama_src, python):
 import sys, runpy
 sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/gguf-py")
 import convert_hf_to_gguf as c
-for name in ("TextModel", "Model"):
-    cls = getattr(c, name, None)
-    if cls is not None and hasattr(cls, "get_vocab_base_pre"):
-        cls.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+modules = [c]
+try:
+    import conversion.base as b  # newer llama.cpp keeps the model classes here
+    modules.append(b)
+except ImportError:
+    pass
+def no_sentencepiece(self):
+    raise FileNotFoundError("byte-level BPE tokenizer, no tokenizer.model")
+for m in modules:
+    for name in ("TextModel", "Model"):
+        cls = getattr(m, name, None)
+        if cls is not None and hasattr(cls, "get_vocab_base_pre"):
+            cls.get_vocab_base_pre = lambda self, tokenizer: "qwen2"
+            cls._set_vocab_sentencepiece = no_sentencepiece
 sys.argv = ["convert_hf_to_gguf.py", sys.argv[2], "--outtype", "f32", "--outfile", sys.argv[3]]
 c.main()
 '''

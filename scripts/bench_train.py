@@ -116,7 +116,7 @@ def main():
         print(f"  rzero GRPO step (reference forward + policy forward/backward + AdamW): "
               f"{grpo['median_tokens_per_s']:.0f} tok/s")
         gen = run_json([args.rzero, "bench", "generate", "--model", size, "--threads", str(args.threads)])
-        print(f"  rzero sampling ({gen['samples']} samples x 96 tokens, KV cache): {gen['batched_tokens_per_s']:.0f} tok/s; "
+        print(f"  rzero sampling ({gen['samples']} samples x 64 tokens, KV cache): {gen['batched_tokens_per_s']:.0f} tok/s; "
               f"one sequence: {gen['single_sequence_tokens_per_s']:.0f} tok/s")
 
 
