@@ -70,25 +70,27 @@ public final class ModelHost: Sendable {
     }
 
     public func trainGRPO(_ samples: [GRPOSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
-        guard !samples.isEmpty, samples.count <= limits.maxTrainSamples else {
-            throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
-        }
-        let limits = self.limits
-        return try await run(mutating: true) { engine in try engine.train(settings: settings) { t in
-            try engine.checkLengths(samples.map { $0.prompt.count + $0.response.count }, limits: limits)
-            return try t.grpoStep(samples)
-        } }
+        try await train(lengths: samples.map { $0.prompt.count + $0.response.count }, settings: settings) { try $0.grpoStep(samples) }
     }
 
     public func trainSFT(_ samples: [SFTSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
-        guard !samples.isEmpty, samples.count <= limits.maxTrainSamples else {
+        try await train(lengths: samples.map { $0.prompt.count + $0.target.count }, settings: settings) { try $0.sftStep(samples) }
+    }
+
+    /// One training step on the worker after the batch-size and sequence-length limits are checked.
+    private func train(
+        lengths: [Int], settings: TrainerSettings?, _ step: @escaping @Sendable (PolicyTrainer) throws -> StepMetrics
+    ) async throws -> TrainResult {
+        guard !lengths.isEmpty, lengths.count <= limits.maxTrainSamples else {
             throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
         }
         let limits = self.limits
-        return try await run(mutating: true) { engine in try engine.train(settings: settings) { t in
-            try engine.checkLengths(samples.map { $0.prompt.count + $0.target.count }, limits: limits)
-            return try t.sftStep(samples)
-        } }
+        return try await run(mutating: true) { engine in
+            try engine.train(settings: settings) { t in
+                try engine.checkLengths(lengths, limits: limits)
+                return try step(t)
+            }
+        }
     }
 
     public func saveCheckpoint(name: String, overwrite: Bool = false) async throws -> CheckpointInfo {

@@ -7,11 +7,6 @@ import RZSampling
 import RZTestSupport
 import RZTraining
 
-func temporaryDirectory() -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-host-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
 
 func makeHost(modelDir: String = Fixtures.path("engine/tied")) throws -> ModelHost {
     try ModelHost(modelDir: modelDir, role: .solver, checkpointsDir: temporaryDirectory() + "/checkpoints",

@@ -3,12 +3,6 @@ import Testing
 import RZModel
 import RZTestSupport
 
-/// A fresh temporary directory per test.
-func temporaryDirectory(_ label: String = "rzero-test") -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
 
 @Suite("config.json parsing and validation")
 struct ConfigTests {

@@ -116,3 +116,10 @@ public enum CLI {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
+
+/// A fresh, empty temporary directory (tests never share one).
+public func temporaryDirectory(_ label: String = "rzero-test") -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
