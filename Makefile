@@ -2,10 +2,23 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build test bench fixtures fuzz api-check serve clean
+.PHONY: build build-debug run crash-test test bench fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
+
+# The debug build is what `make run` uses: numeric targets are optimised in every configuration, and
+# it avoids the release build of the OpenAPI generator (~13 min on 2 cores).
+build-debug:
+	$(SWIFT) build --product rzero
+
+# The R-Zero loop on the built-in model: services on loopback, coordinator, report (scripts/run_default.sh).
+run: build-debug
+	scripts/run_default.sh
+
+# SIGKILL the coordinator at >= 10 random moments (and a service once) and compare with an uninterrupted run.
+crash-test: build-debug
+	$(PYTHON) scripts/crash_test.py --rzero .build/debug/rzero --model models/base
 
 # Build once for tests, then run without rebuilding (alternating build/test configurations rebuilds).
 test:

@@ -86,9 +86,35 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "CCurlShim",
+            dependencies: ["CCurl"]
+        ),
+        .target(
+            name: "RZClient",
+            dependencies: [
+                "CCurl", "CCurlShim", "RZAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RZRewards",
             dependencies: [.product(name: "BigInt", package: "BigInt")]
+        ),
+        .target(
+            name: "RZCoordinator",
+            dependencies: [
+                "RZAPI", "RZRewards", "RZModel",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "rzero",
@@ -100,6 +126,8 @@ let package = Package(
                 "RZHost",
                 "RZServer",
                 "RZRewards",
+                "RZCoordinator",
+                "RZClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +165,23 @@ let package = Package(
                 "RZServer", "RZAPI", "RZHost", "RZModel", "RZSampling", "RZTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RZCoordinatorTests",
+            dependencies: [
+                "RZCoordinator", "RZClient", "RZServer", "RZHost", "RZModel", "RZTraining", "RZTokenizer", "RZRewards",
+                "RZTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "RZClientTests",
+            dependencies: [
+                "RZClient", "RZAPI",
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -16,6 +16,12 @@ final class Engine {
     /// Increases by one whenever the weights change (an applied training step, a checkpoint load).
     private(set) var modelVersion = 0
     private(set) var referenceVersion: Int?
+    let instanceId = UUID().uuidString.lowercased()
+    /// Responses of the most recent applied steps by idempotency key, so a client that retries a
+    /// step (its first attempt may or may not have arrived) never trains twice.
+    private var recentSteps: [String: TrainResult] = [:]
+    private var recentStepOrder: [String] = []
+    static let rememberedSteps = 256
 
     init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, logger: Logger) {
         self.trainer = trainer
@@ -28,7 +34,7 @@ final class Engine {
     var model: Qwen3Model { trainer.model }
 
     func info(role: Role) -> ModelInfo {
-        ModelInfo(role: role, config: model.config, modelVersion: modelVersion, parameterCount: model.parameterCount,
+        ModelInfo(role: role, config: model.config, modelVersion: modelVersion, instanceId: instanceId, parameterCount: model.parameterCount,
                   referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil,
                   eosTokenIds: eosTokenIds, trainerSettings: trainer.settings)
     }
@@ -152,7 +158,19 @@ final class Engine {
     }
 
     /// Runs one step with `settings` for this step only (nil: the host's settings).
-    func train(settings: TrainerSettings?, _ body: (PolicyTrainer) throws -> StepMetrics) throws -> TrainResult {
+    func train(settings: TrainerSettings?, idempotencyKey: String? = nil,
+               _ body: (PolicyTrainer) throws -> StepMetrics) throws -> TrainResult {
+        if let idempotencyKey, let done = recentSteps[idempotencyKey] { return done }
+        let result = try trainOnce(settings: settings, body)
+        if let idempotencyKey {
+            recentSteps[idempotencyKey] = result
+            recentStepOrder.append(idempotencyKey)
+            if recentStepOrder.count > Self.rememberedSteps { recentSteps[recentStepOrder.removeFirst()] = nil }
+        }
+        return result
+    }
+
+    private func trainOnce(settings: TrainerSettings?, _ body: (PolicyTrainer) throws -> StepMetrics) throws -> TrainResult {
         let saved = trainer.settings
         if let settings { trainer.settings = settings }
         defer { trainer.settings = saved }

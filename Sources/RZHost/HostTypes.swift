@@ -118,6 +118,8 @@ public struct ModelInfo: Sendable {
     public var role: Role
     public var config: Qwen3Config
     public var modelVersion: Int
+    /// Drawn when the process starts, so clients can tell a restarted service from a running one.
+    public var instanceId: String
     public var parameterCount: Int
     public var referenceVersion: Int?
     public var step: Int

@@ -69,24 +69,30 @@ public final class ModelHost: Sendable {
         return try await run(mutating: false) { engine in try engine.logprobs(items, model: model, limits: limits) }
     }
 
-    public func trainGRPO(_ samples: [GRPOSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
-        try await train(lengths: samples.map { $0.prompt.count + $0.response.count }, settings: settings) { try $0.grpoStep(samples) }
+    /// One GRPO step. A step whose `idempotencyKey` was among the last applied steps is not applied
+    /// again: its earlier result is returned.
+    public func trainGRPO(_ samples: [GRPOSample], settings: TrainerSettings? = nil,
+                          idempotencyKey: String? = nil) async throws -> TrainResult {
+        try await train(lengths: samples.map { $0.prompt.count + $0.response.count }, settings: settings,
+                        idempotencyKey: idempotencyKey) { try $0.grpoStep(samples) }
     }
 
-    public func trainSFT(_ samples: [SFTSample], settings: TrainerSettings? = nil) async throws -> TrainResult {
-        try await train(lengths: samples.map { $0.prompt.count + $0.target.count }, settings: settings) { try $0.sftStep(samples) }
+    public func trainSFT(_ samples: [SFTSample], settings: TrainerSettings? = nil,
+                         idempotencyKey: String? = nil) async throws -> TrainResult {
+        try await train(lengths: samples.map { $0.prompt.count + $0.target.count }, settings: settings,
+                        idempotencyKey: idempotencyKey) { try $0.sftStep(samples) }
     }
 
     /// One training step on the worker after the batch-size and sequence-length limits are checked.
     private func train(
-        lengths: [Int], settings: TrainerSettings?, _ step: @escaping @Sendable (PolicyTrainer) throws -> StepMetrics
+        lengths: [Int], settings: TrainerSettings?, idempotencyKey: String?, _ step: @escaping @Sendable (PolicyTrainer) throws -> StepMetrics
     ) async throws -> TrainResult {
         guard !lengths.isEmpty, lengths.count <= limits.maxTrainSamples else {
             throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
         }
         let limits = self.limits
         return try await run(mutating: true) { engine in
-            try engine.train(settings: settings) { t in
+            try engine.train(settings: settings, idempotencyKey: idempotencyKey) { t in
                 try engine.checkLengths(lengths, limits: limits)
                 return try step(t)
             }

@@ -175,7 +175,8 @@ package struct Handler: APIProtocol {
                 GRPOSample(prompt: $0.promptTokenIds, response: $0.responseTokenIds, oldLogProbs: $0.oldLogprobs,
                            refLogProbs: $0.refLogprobs, reward: $0.reward, group: $0.group)
             }
-            return .ok(.init(body: .json(response(try await host.trainGRPO(samples, settings: settings(body.settings))))))
+            return .ok(.init(body: .json(response(try await host.trainGRPO(samples, settings: settings(body.settings),
+                                                                                 idempotencyKey: input.headers.idempotencyKey)))))
         }
     }
 
@@ -184,7 +185,8 @@ package struct Handler: APIProtocol {
         try body.validate()
         return try await measured(Operations.TrainSFT.id) {
             let samples = body.samples.map { SFTSample(prompt: $0.promptTokenIds, target: $0.targetTokenIds) }
-            return .ok(.init(body: .json(response(try await host.trainSFT(samples, settings: settings(body.settings))))))
+            return .ok(.init(body: .json(response(try await host.trainSFT(samples, settings: settings(body.settings),
+                                                                                idempotencyKey: input.headers.idempotencyKey)))))
         }
     }
 
@@ -249,7 +251,7 @@ package struct Handler: APIProtocol {
                           maxPositionEmbeddings: c.maxPositionEmbeddings, rmsNormEps: c.rmsNormEps, ropeTheta: c.ropeTheta,
                           tieWordEmbeddings: c.tieWordEmbeddings, bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId),
             modelVersion: Int64(i.modelVersion), referenceVersion: i.referenceVersion.map(Int64.init),
-            parameterCount: Int64(i.parameterCount), step: i.step, eosTokenIds: i.eosTokenIds, maxBodyBytes: maxBodyBytes,
+            instanceId: i.instanceId, parameterCount: Int64(i.parameterCount), step: i.step, eosTokenIds: i.eosTokenIds, maxBodyBytes: maxBodyBytes,
             trainerSettings: .init(
                 clipRatioLow: t.loss.clip.low, clipRatioHigh: t.loss.clip.high, clipRatioDual: t.loss.clip.dual, klPenalty: kl,
                 klCoef: t.loss.klCoef, aggregation: t.loss.aggregation == .tokenMean ? .tokenMean : .seqMeanTokenMean,

@@ -62,6 +62,26 @@ struct ModelHostTests {
         await host.shutdown()
     }
 
+    @Test("a step retried with the same idempotency key is applied once and answered with the first result")
+    func idempotentSteps() async throws {
+        let host = try makeHost()
+        let samples = [GRPOSample(prompt: [1, 2], response: [3, 4], reward: 1, group: 0),
+                       GRPOSample(prompt: [1, 2], response: [5], reward: 0, group: 0)]
+        var settings = TrainerSettings()
+        settings.optimizer.learningRate = 1e-3
+        let first = try await host.trainGRPO(samples, settings: settings, idempotencyKey: "run/solver/0")
+        let scored = try await host.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        let again = try await host.trainGRPO(samples, settings: settings, idempotencyKey: "run/solver/0")
+        #expect(again.modelVersion == 1 && again.metrics == first.metrics && host.info.step == 1)
+        let rescored = try await host.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        #expect(rescored.items[0].logprobs == scored.items[0].logprobs)
+        let next = try await host.trainGRPO(samples, settings: settings, idempotencyKey: "run/solver/1")
+        #expect(next.modelVersion == 2 && host.info.step == 2)
+        let unkeyed = try await host.trainSFT([SFTSample(prompt: [1], target: [2])], settings: settings)
+        #expect(unkeyed.modelVersion == 3)
+        await host.shutdown()
+    }
+
     @Test("bad generate requests are client errors")
     func badGenerate() async throws {
         let host = try makeHost()

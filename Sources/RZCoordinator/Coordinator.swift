@@ -1,0 +1,552 @@
+import Foundation
+import Logging
+import RZAPI
+import RZModel
+import RZRewards
+
+/// The services of a run: one Challenger, one or more Solvers (the first trains, all vote).
+public struct ServiceSet: Sendable {
+    public var challenger: RoleService
+    public var solvers: [RoleService]
+
+    public init(challenger: RoleService, solvers: [RoleService]) {
+        self.challenger = challenger
+        self.solvers = solvers
+    }
+}
+
+/// Runs (or resumes) an R-Zero run: the plan's units in order, committing the run directory after each.
+public final class Coordinator {
+    public let config: RunConfig
+    public let directory: RunDirectory
+    public let services: ServiceSet
+    public let status: StatusBoard
+    let logger: Logger
+    let evaluator: HeldOutEvaluator
+    let plan: [WorkUnit]
+    var state: RunState
+    let grader = MathGrader()
+
+    /// Opens `directory`: creates a new run with `config`, or resumes the run there, which must have
+    /// been created with the same configuration (`config` nil: use the recorded one).
+    public init(config: RunConfig?, directory: RunDirectory, services: ServiceSet, status: StatusBoard = StatusBoard(),
+                logger: Logger) throws {
+        let resolved: RunConfig
+        if directory.exists {
+            let recorded = try directory.loadConfig()
+            // Where the services run may change between attempts; what the run computes may not.
+            if let config {
+                var comparable = config
+                comparable.services = recorded.services
+                if comparable != recorded {
+                    throw ConfigError("\(directory.path) holds a run with a different configuration; use a new run directory "
+                                      + "(or resume without --config)")
+                }
+            }
+            resolved = recorded
+            state = try directory.loadState()
+            try directory.openJournals(lengths: state.journalLengths)
+        } else {
+            guard let config else { throw ConfigError("\(directory.path) holds no run; give --config to start one") }
+            resolved = config
+            state = RunState(runId: String(UUID().uuidString.lowercased().prefix(8)))
+            try directory.create(config: config, state: state)
+        }
+        self.config = resolved
+        self.directory = directory
+        self.services = services
+        self.status = status
+        self.logger = logger
+        self.evaluator = try HeldOutEvaluator(settings: resolved.evaluation, prompts: resolved.prompts)
+        self.plan = resolved.plan()
+        let runId = state.runId
+        let count = plan.count
+        let iterations = resolved.iterations
+        status.update {
+            $0.runId = runId
+            $0.unitCount = count
+            $0.iterations = iterations
+        }
+    }
+
+    public var isFinished: Bool { state.nextUnit >= plan.count }
+
+    /// Runs every remaining unit (or at most `maxUnits`). Safe to call again after a failure or a
+    /// kill: it continues from the last committed unit.
+    public func run(maxUnits: Int? = nil) async throws {
+        status.update { $0.state = "running" }
+        var unitSeconds: [String: [Double]] = [:]
+        var done = 0
+        while state.nextUnit < plan.count {
+            if let maxUnits, done >= maxUnits { status.update { $0.state = "paused" }; return }
+            done += 1
+            let unit = plan[state.nextUnit]
+            let started = Date()
+            updateProgress(unit, unitSeconds: unitSeconds)
+            do {
+                try await perform(unit)
+            } catch {
+                status.update { $0.state = "failed"; $0.error = "\(unit): \(error)" }
+                throw error
+            }
+            let seconds = Date().timeIntervalSince(started)
+            unitSeconds[kind(unit), default: []].append(seconds)
+            try directory.append(EventRecord(unit: state.nextUnit, name: unit.description, seconds: seconds, finishedAt: Date()),
+                                 to: "events")
+            state.nextUnit += 1
+            if state.nextUnit == plan.count { state.finishedAt = Date() }
+            try directory.commit(state)
+            logger.info("unit done", metadata: ["unit": "\(unit)", "index": "\(state.nextUnit)/\(plan.count)",
+                                                "seconds": "\(String(format: "%.1f", seconds))"])
+        }
+        status.update { $0.state = "finished"; $0.unitIndex = self.plan.count; $0.phaseEtaSeconds = 0; $0.runEtaSeconds = 0 }
+    }
+
+    private func kind(_ unit: WorkUnit) -> String {
+        switch unit {
+        case .train(let r, _, _): return "train-\(r.rawValue)"
+        default: return String(unit.description.prefix { $0 != "[" })
+        }
+    }
+
+    private func updateProgress(_ unit: WorkUnit, unitSeconds: [String: [Double]]) {
+        let index = state.nextUnit
+        let phase = unit.phase
+        let iteration = unit.iteration
+        var lo = index
+        while lo > 0 && plan[lo - 1].phase == phase && plan[lo - 1].iteration == iteration { lo -= 1 }
+        var hi = index
+        while hi + 1 < plan.count && plan[hi + 1].phase == phase && plan[hi + 1].iteration == iteration { hi += 1 }
+        func estimate(_ range: ClosedRange<Int>) -> Double? {
+            var total = 0.0
+            for i in range {
+                guard let seen = unitSeconds[kind(plan[i])], !seen.isEmpty else { return nil }
+                total += seen.reduce(0, +) / Double(seen.count)
+            }
+            return total
+        }
+        let phaseEta = index <= hi ? estimate(index...hi) : 0
+        let runEta = estimate(index...(plan.count - 1))
+        let metrics = state.lastMetrics
+        status.update {
+            $0.iteration = iteration
+            $0.phase = phase
+            $0.unit = unit.description
+            $0.unitIndex = index
+            $0.phaseDone = index - lo
+            $0.phaseTotal = hi - lo + 1
+            $0.phaseEtaSeconds = phaseEta
+            $0.runEtaSeconds = runEta
+            $0.lastMetrics = metrics
+        }
+    }
+
+    // MARK: Units
+
+    func perform(_ unit: WorkUnit) async throws {
+        switch unit {
+        case .start:
+            try await startRun()
+        case .evaluate(let iteration):
+            let solver = try await trainerReady(.solver)
+            try await evaluator.run(iteration: iteration, solver: solver, solverStep: steps(.solver),
+                                    seed: UnitSeed.derive(config.seed, 1, UInt64(iteration)), directory: directory, status: status)
+        case .beginPhase(let role, let iteration):
+            let service = try await trainerReady(role)
+            try await service.resetReference()
+            try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)", iteration: iteration)
+        case .endPhase(let role, let iteration):
+            _ = try await trainerReady(role)
+            try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)-end", iteration: iteration)
+        case .challengerSample(let iteration, let step):
+            try await challengerSample(iteration: iteration, step: step)
+        case .train(let role, let iteration, let step):
+            try await train(role, iteration: iteration, step: step)
+        case .poolChunk(let iteration, let chunk):
+            try await poolChunk(iteration: iteration, chunk: chunk)
+        case .buildDataset(let iteration):
+            try buildDataset(iteration: iteration)
+        case .solverSample(let iteration, let step):
+            try await solverSample(iteration: iteration, step: step)
+        }
+    }
+
+    func steps(_ role: WorkUnit.Role) -> Int { state.steps[role.rawValue] ?? 0 }
+
+    func trainer(_ role: WorkUnit.Role) -> RoleService {
+        role == .challenger ? services.challenger : services.solvers[0]
+    }
+
+    /// Records where both services start and checkpoints them, so they can always be restored.
+    private func startRun() async throws {
+        for role in [WorkUnit.Role.challenger, .solver] {
+            let service = trainer(role)
+            let s = try await service.state()
+            state.steps[role.rawValue] = s.step
+            state.instances[service.name] = s.instanceId
+            try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-base", iteration: 0)
+        }
+    }
+
+    private func checkpoint(_ role: WorkUnit.Role, name: String, iteration: Int) async throws {
+        let step = try await trainer(role).saveCheckpoint(name)
+        guard step == steps(role) else {
+            throw ConfigError("\(trainer(role).name) saved \(name) at step \(step), expected \(steps(role))")
+        }
+        state.checkpoints.removeAll { $0.name == name }
+        state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration))
+        if role == .solver {
+            for replica in services.solvers.dropFirst() { try await sync(replica) }
+        }
+    }
+
+    // MARK: Service state
+
+    /// The role's trainer, brought to the step the run expects (restoring it from the run's latest
+    /// checkpoint and replaying the recorded training batches after a restart).
+    /// `pendingStep`: the unit is that training step, so the service may already be one step ahead
+    /// (the step was applied but the coordinator stopped before recording it).
+    @discardableResult
+    func trainerReady(_ role: WorkUnit.Role, pendingStep: Bool = false) async throws -> RoleService {
+        let service = trainer(role)
+        let expected = steps(role)
+        let s = try await service.state()
+        if s.instanceId == state.instances[service.name] && (s.step == expected || (pendingStep && s.step == expected + 1)) {
+            return service
+        }
+        logger.warning("service is not where the run left it; restoring",
+                       metadata: ["service": "\(service.name)", "step": "\(s.step)", "expected": "\(expected)",
+                                  "restarted": "\(s.instanceId != state.instances[service.name])"])
+        try await restore(role, service: service, to: expected)
+        state.instances[service.name] = s.instanceId
+        return service
+    }
+
+    private func restore(_ role: WorkUnit.Role, service: RoleService, to expected: Int) async throws {
+        guard let base = state.checkpoints.last(where: { $0.role == role.rawValue && $0.step <= expected }) else {
+            throw ConfigError("cannot restore \(service.name): the run has no checkpoint of the \(role.rawValue)")
+        }
+        guard let loaded = try await service.loadCheckpoint(base.name) else {
+            throw ConfigError("cannot restore \(service.name): it has no checkpoint \(base.name) (is it using the run's checkpoint directory?)")
+        }
+        guard loaded == base.step else { throw ConfigError("checkpoint \(base.name) on \(service.name) is at step \(loaded), expected \(base.step)") }
+        for k in base.step..<expected {
+            let batch = try readBatch(role, k)
+            guard let request = batch.request else { continue }
+            _ = try await service.trainGRPO(request, key: key(role, k))
+        }
+        let now = try await service.state()
+        guard now.step == expected else { throw ConfigError("restoring \(service.name) reached step \(now.step), expected \(expected)") }
+        logger.info("restored", metadata: ["service": "\(service.name)", "checkpoint": "\(base.name)", "replayed": "\(expected - base.step)"])
+    }
+
+    /// Brings a Solver replica to the trainer's latest checkpoint.
+    private func sync(_ replica: RoleService) async throws {
+        let expected = steps(.solver)
+        let s = try await replica.state()
+        if s.instanceId == state.instances[replica.name] && s.step == expected { return }
+        guard let latest = state.checkpoints.last(where: { $0.role == "solver" && $0.step == expected }) else { return }
+        if try await replica.loadCheckpoint(latest.name) == expected {
+            state.instances[replica.name] = s.instanceId
+        } else {
+            logger.warning("replica cannot load the Solver checkpoint; it will not vote", metadata: ["service": "\(replica.name)"])
+        }
+    }
+
+    /// Solvers that hold the trainer's weights (the trainer first).
+    func votingSolvers() async throws -> [RoleService] {
+        var ready = [try await trainerReady(.solver)]
+        for replica in services.solvers.dropFirst() {
+            do {
+                try await sync(replica)
+                let s = try await replica.state()
+                if s.instanceId == state.instances[replica.name] && s.step == steps(.solver) { ready.append(replica) }
+            } catch {
+                logger.warning("Solver replica unavailable; voting without it", metadata: ["service": "\(replica.name)", "error": "\(error)"])
+            }
+        }
+        return ready
+    }
+
+    func key(_ role: WorkUnit.Role, _ serviceStep: Int) -> String { "\(state.runId)/\(role.rawValue)/\(serviceStep)" }
+
+    // MARK: Training
+
+    private func train(_ role: WorkUnit.Role, iteration: Int, step: Int) async throws {
+        let serviceStep = steps(role)
+        guard let request = try readBatch(role, serviceStep).request else {
+            logger.info("nothing to train on; step skipped", metadata: ["role": "\(role.rawValue)", "iteration": "\(iteration)"])
+            return
+        }
+        let service = try await trainerReady(role, pendingStep: true)
+        let started = Date()
+        let response = try await service.trainGRPO(request, key: key(role, serviceStep))
+        let m = response.metrics
+        let record = StepRecord(
+            role: role.rawValue, iteration: iteration, step: step, serviceStep: m.step, modelVersion: Int(response.modelVersion),
+            loss: m.loss, policyLoss: m.policyLoss, kl: m.kl, gradNorm: m.gradNorm, entropy: m.entropy,
+            clipFractionHigher: m.clipFractionHigher, clipFractionLower: m.clipFractionLower, meanReward: m.meanReward,
+            tokens: m.tokens, sequences: m.sequences, learningRate: m.learningRate, skipped: m.skipped,
+            seconds: Date().timeIntervalSince(started))
+        try directory.append(record, to: "train")
+        state.lastMetrics[role.rawValue] = record
+        state.steps[role.rawValue] = m.step
+        if role == .solver {
+            // Replicas lag the trainer until the phase's end checkpoint; only the trainer samples meanwhile.
+            for replica in services.solvers.dropFirst() { state.instances[replica.name] = nil }
+        }
+        logger.info("trained", metadata: ["role": "\(role.rawValue)", "iteration": "\(iteration)", "step": "\(step)",
+                                          "reward": "\(String(format: "%.3f", m.meanReward))", "kl": "\(m.kl ?? 0)"])
+    }
+
+    func readBatch(_ role: WorkUnit.Role, _ serviceStep: Int) throws -> TrainingBatch {
+        let path = directory.batchPath(role: role.rawValue, step: serviceStep)
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("missing training batch \(path)") }
+        return try TrainingBatch.decoder.decode(TrainingBatchFile.self, from: data).batch
+    }
+
+    func settings(_ o: OptimizerConfig) -> Components.Schemas.TrainingSettings {
+        let kl: Components.Schemas.KLPenalty? = switch o.klPenalty {
+        case "kl": .kl
+        case "mse": .mse
+        case "abs": .abs
+        case "low_var_kl": .lowVarKl
+        default: nil
+        }
+        return .init(clipRatioLow: o.clipRatioLow, clipRatioHigh: o.clipRatioHigh, clipRatioDual: o.clipRatioDual,
+                     klPenalty: kl, klCoef: kl == nil ? 0 : o.klCoef,
+                     aggregation: o.aggregation == "token_mean" ? .tokenMean : .seqMeanTokenMean,
+                     learningRate: o.learningRate, weightDecay: o.weightDecay, lrSchedule: .init(kind: .constant),
+                     maxGradNorm: o.maxGradNorm)
+    }
+
+    func writeBatch(_ role: WorkUnit.Role, iteration: Int, step: Int, samples: [Components.Schemas.GRPOSample]?,
+                    optimizer: OptimizerConfig) throws {
+        let serviceStep = steps(role)
+        let request = samples.map { Components.Schemas.GRPORequest(samples: $0, settings: settings(optimizer)) }
+        let batch = TrainingBatch(role: role.rawValue, iteration: iteration, step: step, serviceStep: serviceStep, request: request)
+        try AtomicFile.write(TrainingBatch.encoder.encode(TrainingBatchFile(batch: batch)),
+                             to: directory.batchPath(role: role.rawValue, step: serviceStep))
+    }
+
+    // MARK: Voting
+
+    struct VoteOutcome {
+        var responses: [String]
+        var vote: MajorityVote
+    }
+
+    /// m Solver answers for each question, fanned out over the voting Solvers in fixed chunks (so the
+    /// answers do not depend on how many Solvers there are), and their majority votes.
+    func vote(_ questions: [String], seed: UInt64) async throws -> [VoteOutcome] {
+        if questions.isEmpty { return [] }
+        let solvers = try await votingSolvers()
+        let perRequest = config.votes.questionsPerRequest
+        let chunks = stride(from: 0, to: questions.count, by: perRequest).map { Array(questions[$0..<min($0 + perRequest, questions.count)]) }
+        let prompts = config.prompts
+        let votes = config.votes
+        let concurrency = config.services.concurrentRequests * solvers.count
+        let logger = self.logger
+        var responses = [[String]](repeating: [], count: questions.count)
+        try await withThrowingTaskGroup(of: (Int, [[String]]).self) { group in
+            var next = 0
+            func launch(_ c: Int) {
+                let chunk = chunks[c]
+                group.addTask {
+                    let chunkSeed = UnitSeed.derive(seed, UInt64(c))
+                    var lastError: (any Error)?
+                    // The assigned Solver first, then the others if it fails: every Solver holds the same weights.
+                    for attempt in 0..<solvers.count {
+                        let solver = solvers[(c + attempt) % solvers.count]
+                        do {
+                            let r = try await solver.generate(prompts: chunk.map { prompts.solverPrompt(question: $0) }, n: votes.samples,
+                                                              sampling: votes.sampling, seed: chunkSeed)
+                            return (c, r.map { $0.samples.map(\.text) })
+                        } catch {
+                            logger.warning("vote request failed", metadata: ["service": "\(solver.name)", "error": "\(error)"])
+                            lastError = error
+                        }
+                    }
+                    throw lastError ?? ConfigError("no Solver answered")
+                }
+            }
+            while next < min(concurrency, chunks.count) { launch(next); next += 1 }
+            for try await (c, texts) in group {
+                for (j, t) in texts.enumerated() { responses[c * perRequest + j] = t }
+                if next < chunks.count { launch(next); next += 1 }
+            }
+        }
+        let grader = self.grader
+        return responses.map { VoteOutcome(responses: $0, vote: MajorityVote.vote(responses: $0, grader: grader)) }
+    }
+
+    // MARK: Challenger phase
+
+    private func challengerSample(iteration: Int, step: Int) async throws {
+        let cfg = config.challenger
+        let challenger = try await trainerReady(.challenger)
+        let seed = UnitSeed.derive(config.seed, 2, UInt64(iteration), UInt64(step))
+        let generated = try await challenger.generate(
+            prompts: Array(repeating: config.prompts.challengerPromptValue(), count: cfg.groupsPerStep), n: cfg.groupSize,
+            sampling: cfg.sampling, seed: seed)
+        let rules = ChallengerFormatRules()
+        var flat: [(group: Int, prompt: [Int32], sample: SampledResponse, parsed: Result<ChallengerOutput, ChallengerFormatFailure>)] = []
+        for (g, r) in generated.enumerated() {
+            for s in r.samples { flat.append((g, r.promptTokenIds, s, ChallengerOutput.parse(s.text, rules: rules))) }
+        }
+        let valid = flat.indices.filter { if case .success = flat[$0].parsed { return true } else { return false } }
+        let questions = valid.map { i -> String in if case .success(let o) = flat[i].parsed { return o.question } else { return "" } }
+        let outcomes = try await vote(questions, seed: UnitSeed.derive(seed, 3))
+        var outcomeOf: [Int: VoteOutcome] = [:]
+        for (k, i) in valid.enumerated() { outcomeOf[i] = outcomes[k] }
+        let batch = flat.indices.map { ChallengerSample(parsed: flat[$0].parsed, majorityShare: outcomeOf[$0]?.vote.majorityShare ?? 0) }
+        let breakdowns = ChallengerReward.rewards(for: batch, settings: rewardSettings())
+        var clusterSize: [Int: Int] = [:]
+        for b in breakdowns { clusterSize[b.clusterLabel, default: 0] += 1 }
+        var samples: [Components.Schemas.GRPOSample] = []
+        for (i, item) in flat.enumerated() {
+            let b = breakdowns[i]
+            var reward = b.reward
+            var output: ChallengerOutput? = nil
+            if case .success(let o) = item.parsed { output = o }
+            let outcome = outcomeOf[i]
+            var agrees: Bool? = nil
+            if config.stabilisers.challengerAnswerAgreement, let output {
+                let majority = outcome?.vote.majorityAnswer
+                agrees = output.answer.flatMap { a in majority.map { grader.equivalent(a, $0) } } ?? false
+                if agrees == false { reward = min(reward, 0) }
+            }
+            try directory.append(ChallengerRecord(
+                iteration: iteration, step: step, index: i, group: item.group, text: item.sample.text, question: output?.question,
+                challengerAnswer: output?.answer, formatFailure: b.formatFailure?.rawValue, responses: outcome?.responses ?? [],
+                answers: outcome?.vote.answers ?? [], clusterSizes: outcome?.vote.clusterSizes ?? [],
+                majorityAnswer: outcome?.vote.majorityAnswer, majorityShare: outcome?.vote.majorityShare ?? 0,
+                uncertainty: b.uncertainty, repetitionPenalty: b.repetitionPenalty, repetitionCluster: b.clusterLabel,
+                repetitionClusterSize: clusterSize[b.clusterLabel] ?? 1, answerAgrees: agrees, reward: reward), to: "challenger")
+            samples.append(.init(promptTokenIds: item.prompt, responseTokenIds: item.sample.tokenIds,
+                                 oldLogprobs: item.sample.logprobs, reward: reward, group: item.group))
+        }
+        try writeBatch(.challenger, iteration: iteration, step: step, samples: samples, optimizer: cfg.optimizer)
+    }
+
+    func rewardSettings() -> ChallengerRewardSettings {
+        let r = config.challenger.reward
+        return ChallengerRewardSettings(
+            uncertainty: r.uncertainty == "reference" ? .minimumOfShareAndComplement : .oneMinusTwiceDistanceFromHalf,
+            repetitionWeight: r.repetitionWeight, distanceThreshold: r.distanceThreshold,
+            clipping: r.clipAtZero ? .clipAtZero : .unclipped,
+            formatFailure: r.formatFailure == "zero" ? .constant(0) : .minusOneMinusRepetition)
+    }
+
+    // MARK: Pool and dataset
+
+    private func poolChunk(iteration: Int, chunk: Int) async throws {
+        let cfg = config.pool
+        let start = chunk * cfg.questionsPerRequest
+        let count = min(cfg.questionsPerRequest, cfg.questions - start)
+        let seed = UnitSeed.derive(config.seed, 4, UInt64(iteration), UInt64(chunk))
+        let challenger = trainer(.challenger)
+        if config.challenger.train && config.challenger.steps > 0 { try await trainerReady(.challenger) }
+        let generated = try await challenger.generate(
+            prompts: Array(repeating: config.prompts.challengerPromptValue(), count: count), n: 1,
+            sampling: config.challenger.sampling, seed: seed)
+        var seen = Set(try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration }.compactMap(\.question))
+        var records: [PoolRecord] = []
+        var toVote: [Int] = []
+        for (j, r) in generated.enumerated() {
+            let text = r.samples.first?.text ?? ""
+            var record = PoolRecord(iteration: iteration, index: start + j, text: text, question: nil, challengerAnswer: nil,
+                                    formatFailure: nil, duplicate: false, responses: [], answers: [], clusterSizes: [],
+                                    majorityAnswer: nil, majorityShare: 0, kept: false)
+            switch ChallengerOutput.parse(text) {
+            case .success(let o):
+                record.question = o.question
+                record.challengerAnswer = o.answer
+                if cfg.dropDuplicates && seen.contains(o.question) {
+                    record.duplicate = true
+                } else {
+                    seen.insert(o.question)
+                    toVote.append(j)
+                }
+            case .failure(let f):
+                record.formatFailure = f.rawValue
+            }
+            records.append(record)
+        }
+        let outcomes = try await vote(toVote.map { records[$0].question ?? "" }, seed: UnitSeed.derive(seed, 5))
+        let band = informativeBand()
+        for (k, j) in toVote.enumerated() {
+            let o = outcomes[k]
+            records[j].responses = o.responses
+            records[j].answers = o.vote.answers
+            records[j].clusterSizes = o.vote.clusterSizes
+            records[j].majorityAnswer = o.vote.majorityAnswer
+            records[j].majorityShare = o.vote.majorityShare
+            var kept = o.vote.majorityAnswer != nil && (band?.contains(o.vote.majorityShare) ?? true)
+            if kept && config.stabilisers.challengerAnswerAgreement {
+                kept = records[j].challengerAnswer.flatMap { a in o.vote.majorityAnswer.map { grader.equivalent(a, $0) } } ?? false
+            }
+            records[j].kept = kept
+        }
+        for r in records { try directory.append(r, to: "pool") }
+    }
+
+    func informativeBand() -> InformativeBand? {
+        switch config.pool.band {
+        case "share_range": return .shareRange(low: config.pool.low, high: config.pool.high)
+        case "none": return nil
+        default: return .distanceFromHalf(maximum: config.pool.delta)
+        }
+    }
+
+    private func buildDataset(iteration: Int) throws {
+        let kept = try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration && $0.kept }
+        let items = kept.compactMap { r -> DatasetItem? in
+            guard let q = r.question, let label = r.majorityAnswer else { return nil }
+            return DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare)
+        }
+        try directory.writeLines(items, to: directory.datasetPath(iteration: iteration))
+        logger.info("dataset", metadata: ["iteration": "\(iteration)", "kept": "\(items.count)", "pool": "\(config.pool.questions)"])
+    }
+
+    // MARK: Solver phase
+
+    private func solverSample(iteration: Int, step: Int) async throws {
+        let cfg = config.solver
+        let items = try directory.readLines(DatasetItem.self, from: directory.datasetPath(iteration: iteration))
+        guard !items.isEmpty else {
+            try writeBatch(.solver, iteration: iteration, step: step, samples: nil, optimizer: cfg.optimizer)
+            return
+        }
+        // A fixed shuffled order per iteration; steps take consecutive slices, wrapping around.
+        var order = Array(items.indices)
+        var rng = UnitSeed.derive(config.seed, 6, UInt64(iteration))
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            rng = UnitSeed.mix(rng)
+            order.swapAt(i, Int(rng % UInt64(i + 1)))
+        }
+        let picked = (0..<cfg.questionsPerStep).map { items[order[(step * cfg.questionsPerStep + $0) % order.count]] }
+        let solver = try await trainerReady(.solver)
+        let generated = try await solver.generate(
+            prompts: picked.map { config.prompts.solverPrompt(question: $0.question) }, n: cfg.groupSize,
+            sampling: cfg.sampling, seed: UnitSeed.derive(config.seed, 8, UInt64(iteration), UInt64(step)))
+        var samples: [Components.Schemas.GRPOSample] = []
+        for (g, r) in generated.enumerated() {
+            for s in r.samples {
+                let answer = BoxedAnswer.last(in: s.text)
+                let reward = SolverReward.reward(response: s.text, pseudoLabel: picked[g].pseudoLabel, grader: grader)
+                try directory.append(SolverRecord(iteration: iteration, step: step, group: g, question: picked[g].question,
+                                                  pseudoLabel: picked[g].pseudoLabel, response: s.text, answer: answer, reward: reward),
+                                     to: "solver")
+                samples.append(.init(promptTokenIds: r.promptTokenIds, responseTokenIds: s.tokenIds, oldLogprobs: s.logprobs,
+                                     reward: reward, group: g))
+            }
+        }
+        try writeBatch(.solver, iteration: iteration, step: step, samples: samples, optimizer: cfg.optimizer)
+    }
+}
+
+/// The on-disk wrapper of a training batch.
+struct TrainingBatchFile: Codable {
+    var batch: TrainingBatch
+}

@@ -1,0 +1,129 @@
+import Foundation
+import RZAPI
+
+/// One Challenger sample of a Challenger GRPO step (a line of challenger.jsonl).
+public struct ChallengerRecord: Codable, Sendable, Equatable {
+    public var iteration: Int
+    public var step: Int
+    public var index: Int
+    public var group: Int
+    public var text: String
+    public var question: String?
+    /// The Challenger's own boxed answer, if it wrote one.
+    public var challengerAnswer: String?
+    public var formatFailure: String?
+    /// The Solver's m responses and the answers extracted from them (nil: no box).
+    public var responses: [String]
+    public var answers: [String?]
+    public var clusterSizes: [Int]
+    public var majorityAnswer: String?
+    public var majorityShare: Double
+    public var uncertainty: Double?
+    public var repetitionPenalty: Double
+    public var repetitionCluster: Int
+    public var repetitionClusterSize: Int
+    /// Whether the Challenger's answer agrees with the Solver majority (nil: not checked).
+    public var answerAgrees: Bool?
+    public var reward: Double
+}
+
+/// One pool question (a line of pool.jsonl).
+public struct PoolRecord: Codable, Sendable, Equatable {
+    public var iteration: Int
+    public var index: Int
+    public var text: String
+    public var question: String?
+    public var challengerAnswer: String?
+    public var formatFailure: String?
+    public var duplicate: Bool
+    public var responses: [String]
+    public var answers: [String?]
+    public var clusterSizes: [Int]
+    public var majorityAnswer: String?
+    public var majorityShare: Double
+    public var kept: Bool
+}
+
+/// A kept question and its pseudo-label (a line of datasets/iteration-N.jsonl).
+public struct DatasetItem: Codable, Sendable, Equatable {
+    public var question: String
+    public var pseudoLabel: String
+    public var majorityShare: Double
+}
+
+/// One Solver training sample (a line of solver.jsonl).
+public struct SolverRecord: Codable, Sendable, Equatable {
+    public var iteration: Int
+    public var step: Int
+    public var group: Int
+    public var question: String
+    public var pseudoLabel: String
+    public var response: String
+    public var answer: String?
+    public var reward: Double
+}
+
+/// The metrics of one GRPO step (a line of train.jsonl).
+public struct StepRecord: Codable, Sendable, Equatable {
+    public var role: String
+    public var iteration: Int
+    /// Step within the phase.
+    public var step: Int
+    /// The service's optimizer step after this one.
+    public var serviceStep: Int
+    public var modelVersion: Int
+    public var loss: Double?
+    public var policyLoss: Double?
+    public var kl: Double?
+    public var gradNorm: Double?
+    public var entropy: Double?
+    public var clipFractionHigher: Double
+    public var clipFractionLower: Double
+    public var meanReward: Double
+    public var tokens: Int
+    public var sequences: Int
+    public var learningRate: Double
+    public var skipped: Bool
+    public var seconds: Double
+}
+
+/// Held-out accuracy of the Solver after an iteration (a line of eval.jsonl; 0 = the base Solver).
+public struct EvalRecord: Codable, Sendable, Equatable {
+    public struct Slice: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var greedyCorrect: Int
+        public var majorityCorrect: Int?
+    }
+    public var iteration: Int
+    public var dataset: String
+    public var count: Int
+    public var greedyAccuracy: Double
+    public var majorityAccuracy: Double?
+    public var byFamily: [Slice]
+    public var byDifficulty: [Slice]
+    public var solverStep: Int
+}
+
+/// A completed unit (a line of events.jsonl).
+public struct EventRecord: Codable, Sendable, Equatable {
+    public var unit: Int
+    public var name: String
+    public var seconds: Double
+    public var finishedAt: Date
+}
+
+/// The exact request of one training step, kept so a restarted service can be brought back to
+/// where the run is by replaying it. Coded with the generated types' own keys.
+public struct TrainingBatch: Codable, Sendable {
+    public var role: String
+    public var iteration: Int
+    public var step: Int
+    /// The service's optimizer step this batch applies to (before the step).
+    public var serviceStep: Int
+    /// nil: nothing to train on (an empty dataset); the step is skipped.
+    package var request: Components.Schemas.GRPORequest?
+
+    static let encoder = JSONEncoder()
+    static let decoder = JSONDecoder()
+}

@@ -1,0 +1,129 @@
+import Foundation
+import OpenAPIRuntime
+import RZAPI
+
+/// A service answered with an error the coordinator cannot fix by retrying (a 4xx, or a response
+/// that does not match the API). Carries the service's name and the operation.
+public struct ServiceRejection: Error, CustomStringConvertible {
+    public let service: String
+    public let operation: String
+    public let detail: String
+    public var description: String { "\(service) rejected \(operation): \(detail)" }
+}
+
+/// One generated completion as the coordinator keeps it.
+public struct SampledResponse: Sendable, Codable, Equatable {
+    public var text: String
+    public var tokenIds: [Int32]
+    /// log p(token) at temperature 1 under the weights that sampled it (GRPO's old log-probs).
+    public var logprobs: [Float]
+    public var finishReason: String
+}
+
+/// What the coordinator needs from `GET /v1/model`.
+public struct ServiceState: Sendable, Equatable {
+    public var instanceId: String
+    public var modelVersion: Int
+    public var step: Int
+}
+
+/// One rzero service (one role) as the coordinator uses it, through the generated client.
+/// Transport errors (retries exhausted) propagate as thrown by the transport.
+public struct RoleService: Sendable {
+    public let name: String
+    let client: Client
+
+    package init(name: String, client: Client) {
+        self.name = name
+        self.client = client
+    }
+
+    private func rejected(_ operation: String, _ detail: String) -> ServiceRejection {
+        ServiceRejection(service: name, operation: operation, detail: detail)
+    }
+
+    private func describe(_ body: Components.Responses.BadRequest.Body) -> String {
+        switch body { case .json(let e): return "\(e.error.code.rawValue): \(e.error.message)" }
+    }
+
+    public func state() async throws -> ServiceState {
+        switch try await client.getModel() {
+        case .ok(let ok):
+            let info = try ok.body.json
+            return ServiceState(instanceId: info.instanceId, modelVersion: Int(info.modelVersion), step: info.step)
+        case .undocumented(let status, _):
+            throw rejected("getModel", "HTTP \(status)")
+        default:
+            throw rejected("getModel", "server error")
+        }
+    }
+
+    /// Samples `n` completions for each prompt. Returns them per prompt, with the prompt's token ids.
+    package func generate(prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, seed: UInt64)
+        async throws -> [(promptTokenIds: [Int32], samples: [SampledResponse])] {
+        let request = Components.Schemas.GenerateRequest(
+            prompts: prompts, n: n, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK,
+            maxTokens: sampling.maxTokens, seed: Int64(seed & 0x7fff_ffff_ffff_ffff))
+        switch try await client.generate(body: .json(request)) {
+        case .ok(let ok):
+            let response = try ok.body.json
+            guard response.results.count == prompts.count else { throw rejected("generate", "wrong number of results") }
+            return response.results.map { r in
+                (r.promptTokenIds, r.samples.map {
+                    SampledResponse(text: $0.text, tokenIds: $0.tokenIds, logprobs: $0.logprobs, finishReason: $0.finishReason.rawValue)
+                })
+            }
+        case .badRequest(let e): throw rejected("generate", describe(e.body))
+        case .contentTooLarge: throw rejected("generate", "request too large")
+        case .unsupportedMediaType: throw rejected("generate", "unsupported media type")
+        case .internalServerError, .serviceUnavailable: throw rejected("generate", "server error")
+        case .undocumented(let status, _): throw rejected("generate", "HTTP \(status)")
+        }
+    }
+
+    /// One GRPO step, safe to retry: the service applies a given `key` at most once.
+    package func trainGRPO(_ request: Components.Schemas.GRPORequest, key: String) async throws -> Components.Schemas.TrainResponse {
+        switch try await client.trainGRPO(headers: .init(idempotencyKey: key), body: .json(request)) {
+        case .ok(let ok): return try ok.body.json
+        case .badRequest(let e): throw rejected("trainGRPO", describe(e.body))
+        case .unauthorized: throw rejected("trainGRPO", "unauthorized (set the bearer token)")
+        case .contentTooLarge: throw rejected("trainGRPO", "request too large")
+        case .unsupportedMediaType: throw rejected("trainGRPO", "unsupported media type")
+        case .internalServerError, .serviceUnavailable: throw rejected("trainGRPO", "server error")
+        case .undocumented(let status, _): throw rejected("trainGRPO", "HTTP \(status)")
+        }
+    }
+
+    /// Saves weights, optimizer state and reference under `name`, replacing an older save.
+    public func saveCheckpoint(_ name: String) async throws -> Int {
+        switch try await client.saveCheckpoint(body: .json(.init(name: name, overwrite: true))) {
+        case .created(let c): return try c.body.json.step
+        case .badRequest(let e): throw rejected("saveCheckpoint", describe(e.body))
+        case .unauthorized: throw rejected("saveCheckpoint", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("saveCheckpoint", "HTTP \(status)")
+        default: throw rejected("saveCheckpoint", "server error")
+        }
+    }
+
+    /// Loads checkpoint `name`; returns its optimizer step, or nil when the service has no such checkpoint.
+    public func loadCheckpoint(_ name: String) async throws -> Int? {
+        switch try await client.loadCheckpoint(path: .init(name: name)) {
+        case .ok(let ok): return try ok.body.json.step
+        case .notFound: return nil
+        case .badRequest(let e): throw rejected("loadCheckpoint", describe(e.body))
+        case .unauthorized: throw rejected("loadCheckpoint", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("loadCheckpoint", "HTTP \(status)")
+        default: throw rejected("loadCheckpoint", "server error")
+        }
+    }
+
+    /// Freezes the current weights as the KL reference.
+    public func resetReference() async throws {
+        switch try await client.resetReference() {
+        case .ok: return
+        case .unauthorized: throw rejected("resetReference", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("resetReference", "HTTP \(status)")
+        default: throw rejected("resetReference", "server error")
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import Foundation
+
+/// Every setting of an R-Zero run, in one JSON file (keys in snake_case). A file may give any subset:
+/// missing keys take the defaults below, unknown keys are an error (a typo must not silently fall back
+/// to a default). The resolved configuration is written into the run directory, and a run directory
+/// only resumes under the configuration that created it.
+///
+/// Defaults are the paper's method (spec §1–5) scaled to the built-in model on a 2-core CPU: the same
+/// rewards, band, vote count and loss, with fewer and smaller steps. docs/run-config.md lists every key.
+public struct RunConfig: Codable, Sendable, Equatable {
+    /// Seeds every sampling request and the Solver's question order.
+    public var seed: UInt64 = 1
+    /// R-Zero iterations (Challenger phase, then Solver phase).
+    public var iterations: Int = 3
+    public var services = ServicesConfig()
+    public var prompts = PromptsConfig()
+    public var challenger = ChallengerPhaseConfig()
+    public var votes = VoteConfig()
+    public var pool = PoolConfig()
+    public var solver = SolverPhaseConfig()
+    public var evaluation = EvaluationConfig()
+    public var stabilisers = StabiliserConfig()
+
+    public init() {}
+}
+
+/// Where the two roles are served.
+public struct ServicesConfig: Codable, Sendable, Equatable {
+    /// Base URL of the Challenger service.
+    public var challenger = "http://127.0.0.1:8101"
+    /// Base URLs of the Solver services. The first is the trainer; all of them sample votes (they
+    /// load the trainer's checkpoint after each Solver phase, so they must share its checkpoint
+    /// directory).
+    public var solvers = ["http://127.0.0.1:8102"]
+    /// Name of the environment variable holding the bearer token for training calls (unset: none).
+    public var tokenEnv = "RZERO_TOKEN"
+    public var connectTimeoutSeconds: Double = 5
+    /// Per attempt; a whole training step or a large sampling request must fit in it.
+    public var requestTimeoutSeconds: Double = 900
+    /// How long a call keeps retrying a service that is down or restarting before the run stops.
+    public var retryForSeconds: Double = 300
+    /// Sampling requests in flight per Solver service (the service batches them together).
+    public var concurrentRequests = 4
+
+    public init() {}
+}
+
+/// How prompts are written for each role.
+public struct PromptsConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// Plain text prompts (the built-in model's format).
+        case completion
+        /// Chat messages rendered by the service's chat template (Qwen3 and other chat models).
+        case chat
+    }
+    public var kind: Kind = .completion
+    /// `completion`: the Solver prompt; `{question}` is replaced by the question.
+    public var solverTemplate = "Q:{question}\nA:"
+    /// `completion`: the Challenger's whole prompt.
+    public var challengerPrompt = "Write a question:"
+    /// `chat`: the Solver's system message (the user message is the question).
+    public var solverSystem = "Please reason step by step, and put your final answer within \\boxed{}."
+    /// `chat`: the Challenger's system and user messages (defaults: R-Zero's, see RolePrompts).
+    public var challengerSystem = ""
+    public var challengerUser = ""
+
+    public init() {}
+}
+
+/// GRPO settings common to both roles.
+public struct OptimizerConfig: Codable, Sendable, Equatable {
+    public var learningRate: Double = 1e-4
+    /// `low_var_kl` (k3, the reference), `kl` (k1), `mse` (k2), `abs`, or `none`.
+    public var klPenalty = "low_var_kl"
+    public var klCoef: Double = 0.01
+    public var clipRatioLow: Double = 0.2
+    public var clipRatioHigh: Double = 0.3
+    public var clipRatioDual: Double = 3.0
+    public var maxGradNorm: Double = 1.0
+    public var weightDecay: Double = 0.01
+    /// `token_mean` or `seq_mean_token_mean`.
+    public var aggregation = "token_mean"
+
+    public init() {}
+}
+
+/// Sampling settings of one kind of generation request.
+public struct SamplingConfig: Codable, Sendable, Equatable {
+    public var temperature: Double = 1.0
+    public var topP: Double = 0.99
+    public var topK: Int = 0
+    public var maxTokens: Int = 96
+
+    public init(temperature: Double = 1.0, topP: Double = 0.99, topK: Int = 0, maxTokens: Int = 96) {
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.maxTokens = maxTokens
+    }
+}
+
+/// Phase 1: Challenger GRPO against the frozen Solver.
+public struct ChallengerPhaseConfig: Codable, Sendable, Equatable {
+    /// GRPO steps per iteration (reference: 5).
+    public var steps = 5
+    /// GRPO groups per step; every group is `group_size` samples of the one fixed prompt.
+    public var groupsPerStep = 16
+    /// Samples per group (reference: 4).
+    public var groupSize = 4
+    /// Set to false for the "base Challenger" ablation: the Challenger is never trained.
+    public var train = true
+    public var sampling = SamplingConfig(temperature: 1.0, topP: 0.99, maxTokens: 64)
+    public var optimizer = OptimizerConfig()
+    public var reward = ChallengerRewardConfig()
+
+    public init() {}
+}
+
+/// The Challenger reward (spec §2).
+public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
+    /// `paper`: 1 − 2·|p̂ − ½|; `reference`: min(p̂, 1 − p̂).
+    public var uncertainty = "paper"
+    /// λ in r_rep = λ·|C_k|/B; 0 turns the repetition penalty off.
+    public var repetitionWeight: Double = 1
+    /// τ: clusters merge while the average BLEU distance is below it.
+    public var distanceThreshold: Double = 0.5
+    /// true: max(0, r_unc − r_rep) (paper); false: no clip (reference).
+    public var clipAtZero = true
+    /// `zero` (paper) or `minus_one_minus_repetition` (reference).
+    public var formatFailure = "zero"
+
+    public init() {}
+}
+
+/// How the Solver's answers to one question are sampled and voted on.
+public struct VoteConfig: Codable, Sendable, Equatable {
+    /// m, answers per question (paper: 10).
+    public var samples = 10
+    public var sampling = SamplingConfig(temperature: 1.0, topP: 1.0, topK: 40, maxTokens: 96)
+    /// Questions per sampling request (fixed, so results do not depend on how many Solvers serve).
+    public var questionsPerRequest = 16
+
+    public init() {}
+}
+
+/// Phase 2: the question pool and its pseudo-labels.
+public struct PoolConfig: Codable, Sendable, Equatable {
+    /// N, questions the trained Challenger writes (reference: 8000).
+    public var questions = 256
+    /// Challenger samples per pool request.
+    public var questionsPerRequest = 64
+    /// `distance_from_half` (paper, keeps |p̂ − ½| ≤ delta) or `share_range` (reference, low ≤ p̂ ≤ high)
+    /// or `none` (the "no band filter" ablation: every question with a majority is kept).
+    public var band = "distance_from_half"
+    public var delta: Double = 0.25
+    public var low: Double = 0.3
+    public var high: Double = 0.8
+    /// Drop exact duplicate questions before voting (the reference keeps them).
+    public var dropDuplicates = true
+
+    public init() {}
+}
+
+/// Phase 3: Solver GRPO on the kept questions.
+public struct SolverPhaseConfig: Codable, Sendable, Equatable {
+    /// GRPO steps per iteration (reference: 15).
+    public var steps = 15
+    /// Questions per step; each is a group.
+    public var questionsPerStep = 16
+    /// Samples per question (reference: 5).
+    public var groupSize = 5
+    public var sampling = SamplingConfig(temperature: 1.0, topP: 0.99, maxTokens: 96)
+    public var optimizer = OptimizerConfig()
+
+    public init() {}
+}
+
+/// Held-out evaluation of the Solver (labels are read only by the evaluator; see Evaluation.swift).
+public struct EvaluationConfig: Codable, Sendable, Equatable {
+    /// JSONL files of `{"question", "answer"}` lines (optional `family`, `difficulty`), relative to
+    /// the working directory. Empty: no evaluation.
+    public var datasets: [String] = []
+    /// Greedy decoding accuracy (always) plus majority-of-m when > 1.
+    public var majoritySamples = 0
+    public var maxTokens = 96
+    /// Evaluate the base Solver before iteration 1.
+    public var evaluateBase = true
+
+    public init() {}
+}
+
+/// Label-free additions to the reference design (all off reproduces the paper).
+public struct StabiliserConfig: Codable, Sendable, Equatable {
+    /// The Challenger's own boxed answer must agree with the Solver majority, else its reward is 0.
+    public var challengerAnswerAgreement = false
+
+    public init() {}
+}
+
+// MARK: - Loading
+
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension RunConfig {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }()
+
+    /// Reads a configuration file: the defaults overlaid with the file's keys.
+    public static func load(path: String) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read the configuration file \(path)")
+        }
+        return try parse(data, source: path)
+    }
+
+    /// Parses a JSON configuration (any subset of the keys) over the defaults.
+    public static func parse(_ data: Data, source: String = "configuration") throws -> RunConfig {
+        let user: Any
+        do { user = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigError("\(source) is not valid JSON: \(error.localizedDescription)")
+        }
+        guard let userObject = user as? [String: Any] else { throw ConfigError("\(source) must hold a JSON object") }
+        let defaults = try JSONSerialization.jsonObject(with: encoder.encode(RunConfig())) as? [String: Any] ?? [:]
+        let merged = try overlay(userObject, on: defaults, path: "")
+        let config: RunConfig
+        do {
+            config = try decoder.decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
+            throw ConfigError("\(source): wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch {
+            throw ConfigError("\(source): \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// `user`'s keys over `defaults`, recursively; a key the defaults do not have is an error.
+    private static func overlay(_ user: [String: Any], on defaults: [String: Any], path: String) throws -> [String: Any] {
+        var result = defaults
+        for (key, value) in user {
+            let name = path.isEmpty ? key : path + "." + key
+            guard let base = defaults[key] else {
+                throw ConfigError("unknown setting \"\(name)\" (see docs/run-config.md)")
+            }
+            if let baseObject = base as? [String: Any] {
+                guard let valueObject = value as? [String: Any] else { throw ConfigError("setting \"\(name)\" must be an object") }
+                result[key] = try overlay(valueObject, on: baseObject, path: name)
+            } else {
+                result[key] = value
+            }
+        }
+        return result
+    }
+
+    /// The resolved configuration as written into the run directory.
+    public func encoded() throws -> Data { try Self.encoder.encode(self) }
+
+    /// Rejects settings that cannot run, with the setting's name.
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
+        try check(iterations >= 1 && iterations <= 1000, "iterations must be 1…1000")
+        try check(!services.solvers.isEmpty, "services.solvers must name at least one Solver")
+        for url in [services.challenger] + services.solvers {
+            try check(URL(string: url)?.host != nil && (url.hasPrefix("http://") || url.hasPrefix("https://")),
+                      "service URL \"\(url)\" is not an http(s) URL")
+        }
+        try check(services.connectTimeoutSeconds > 0 && services.requestTimeoutSeconds > 0 && services.retryForSeconds >= 0,
+                  "services timeouts must be positive")
+        try check(services.concurrentRequests >= 1 && services.concurrentRequests <= 64, "services.concurrent_requests must be 1…64")
+        try check(prompts.kind == .chat || prompts.solverTemplate.contains("{question}"),
+                  "prompts.solver_template must contain {question}")
+        try check(challenger.steps >= 0 && challenger.groupsPerStep >= 1 && challenger.groupSize >= 2,
+                  "challenger: steps ≥ 0, groups_per_step ≥ 1, group_size ≥ 2")
+        try check(challenger.groupsPerStep <= 256 && challenger.groupSize <= 64, "challenger: at most 256 groups of 64")
+        try check(votes.samples >= 1 && votes.samples <= 64, "votes.samples (m) must be 1…64")
+        try check(votes.questionsPerRequest >= 1 && votes.questionsPerRequest * votes.samples <= 1024,
+                  "votes.questions_per_request × votes.samples must be 1…1024")
+        try check(pool.questions >= 1 && pool.questionsPerRequest >= 1 && pool.questionsPerRequest <= 1024,
+                  "pool.questions ≥ 1 and pool.questions_per_request 1…1024")
+        try check(["distance_from_half", "share_range", "none"].contains(pool.band), "pool.band must be distance_from_half, share_range or none")
+        try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
+                  "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
+        try check(["paper", "reference"].contains(challenger.reward.uncertainty), "challenger.reward.uncertainty must be paper or reference")
+        try check(["zero", "minus_one_minus_repetition"].contains(challenger.reward.formatFailure),
+                  "challenger.reward.format_failure must be zero or minus_one_minus_repetition")
+        for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {
+            try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")
+            try check(["low_var_kl", "kl", "mse", "abs", "none"].contains(o.klPenalty), "\(name).optimizer.kl_penalty is unknown")
+            try check(["token_mean", "seq_mean_token_mean"].contains(o.aggregation), "\(name).optimizer.aggregation is unknown")
+        }
+        for (name, s) in [("challenger", challenger.sampling), ("votes", votes.sampling), ("solver", solver.sampling)] {
+            try check(s.temperature >= 0 && s.topP > 0 && s.topP <= 1 && s.maxTokens >= 1 && s.maxTokens <= 4096,
+                      "\(name).sampling: temperature ≥ 0, 0 < top_p ≤ 1, max_tokens 1…4096")
+        }
+        try check(evaluation.majoritySamples >= 0 && evaluation.majoritySamples <= 64 && evaluation.maxTokens >= 1,
+                  "evaluation: majority_samples 0…64, max_tokens ≥ 1")
+    }
+}

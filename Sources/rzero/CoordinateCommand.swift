@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RZClient
+import RZCoordinator
+
+struct Coordinate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run (or resume) an R-Zero run against a Challenger and Solver services.",
+        discussion: """
+            Starts a run in --run DIR with the settings of --config FILE (JSON; docs/run-config.md), or resumes the \
+            run in DIR from its last completed unit (a run directory from a different configuration is refused). \
+            Serves GET /status (JSON) on 127.0.0.1:--status-port while it runs. Shows progress bars when stderr is \
+            a terminal (--progress/--no-progress to force), structured logs otherwise.
+            """)
+
+    @Option(help: "Run configuration file (JSON). Needed to start a run; optional when resuming.") var config: String?
+    @Option(help: "Run directory.") var run: String
+    @Option(help: "Port for GET /status on 127.0.0.1 (0: any free port, -1: none).") var statusPort = 8100
+    @Flag(inversion: .prefixedNo, help: "Progress bars on stderr (default: when stderr is a terminal).") var progress: Bool?
+    @Option(help: "Override services.challenger (URL).") var challenger: String?
+    @Option(parsing: .upToNextOption, help: "Override services.solvers (URLs).") var solver: [String] = []
+
+    func run() async throws {
+        var logger = Logger(label: "rzero.coordinator")
+        logger.logLevel = .info
+        var runConfig: RunConfig?
+        do {
+            if let config { runConfig = try RunConfig.load(path: config) }
+        } catch let e as ConfigError { throw failure(e.description) }
+        let directory = RunDirectory(path: run)
+        if runConfig == nil && !directory.exists { throw failure("\(run) holds no run; give --config FILE to start one") }
+        var effective: RunConfig
+        do { effective = try runConfig ?? directory.loadConfig() } catch { throw failure("\(error)") }
+        // Service addresses are where the run is served, not what it computes: they may change on resume.
+        if let challenger { effective.services.challenger = challenger }
+        if !solver.isEmpty { effective.services.solvers = solver }
+        let services = try makeServices(effective.services, logger: logger)
+        let status = StatusBoard()
+        if var given = runConfig {
+            given.services = effective.services
+            runConfig = given
+        }
+        let coordinator: Coordinator
+        do {
+            coordinator = try Coordinator(config: runConfig, directory: directory, services: services, status: status, logger: logger)
+        } catch let e as ConfigError { throw failure(e.description) }
+        if coordinator.isFinished {
+            print("run \(run) is already finished; `rzero report --run \(run)` writes its report")
+            return
+        }
+        let statusTask = statusPort >= 0 ? Task { try await serveStatus(status, port: statusPort, logger: logger) } : nil
+        let showProgress = progress ?? (isatty(STDERR_FILENO) == 1)
+        let progressTask = showProgress ? Task { await drawProgress(status) } : nil
+        defer {
+            statusTask?.cancel()
+            progressTask?.cancel()
+        }
+        do {
+            try await coordinator.run()
+        } catch {
+            progressTask?.cancel()
+            throw failure("run stopped at \(status.current.unit): \(error). Resume with: rzero coordinate --run \(run)")
+        }
+        progressTask?.cancel()
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        print("run finished: \(run) (report: rzero report --run \(run))")
+    }
+
+    func makeServices(_ s: ServicesConfig, logger: Logger) throws -> ServiceSet {
+        let token = ProcessInfo.processInfo.environment[s.tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
+        var settings = CurlTransport.Settings(connectTimeout: .milliseconds(Int64(s.connectTimeoutSeconds * 1000)),
+                                              timeout: .milliseconds(Int64(s.requestTimeoutSeconds * 1000)),
+                                              retry: .waitingFor(.milliseconds(Int64(s.retryForSeconds * 1000))))
+        settings.maxIdleHandles = max(16, s.concurrentRequests * 2)
+        func service(_ role: String, _ url: String) throws -> RoleService {
+            guard let base = URL(string: url) else { throw failure("bad service URL \(url)") }
+            let endpoint = ServiceEndpoint(name: role, baseURL: base, token: token)
+            return RoleService(name: endpoint.displayName, client: endpoint.makeClient(settings: settings, logger: logger))
+        }
+        return ServiceSet(challenger: try service("challenger", s.challenger),
+                          solvers: try s.solvers.enumerated().map { try service($0.offset == 0 ? "solver" : "solver\($0.offset)", $0.element) })
+    }
+}
+
+/// `GET /status` on loopback while the run goes on.
+func serveStatus(_ status: StatusBoard, port: Int, logger: Logger) async throws {
+    let router = Router()
+    router.get("/status") { _, _ -> Response in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: status.json())))
+    }
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), onServerRunning: { channel in
+        FileHandle.standardError.write(Data("status: http://127.0.0.1:\(channel.localAddress?.port ?? port)/status\n".utf8))
+    }, logger: logger)
+    try await app.run()
+}
+
+/// One progress line on stderr, redrawn twice a second.
+func drawProgress(_ status: StatusBoard) async {
+    func clock(_ s: Double?) -> String {
+        guard let s, s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\((t % 3600) / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
+    }
+    while !Task.isCancelled {
+        let s = status.current
+        let width = 24
+        let filled = s.phaseTotal == 0 ? 0 : width * s.phaseDone / s.phaseTotal
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let line = "\r[iteration \(s.iteration)/\(s.iterations)] \(s.phase.padding(toLength: 10, withPad: " ", startingAt: 0)) \(bar) "
+            + "\(s.phaseDone)/\(s.phaseTotal) ETA \(clock(s.phaseEtaSeconds)) | run \(s.unitIndex)/\(s.unitCount) ETA \(clock(s.runEtaSeconds))   "
+        FileHandle.standardError.write(Data(line.utf8))
+        try? await Task.sleep(nanoseconds: 500_000_000)
+    }
+}
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the HTML report of a run (optionally beside other runs, e.g. ablations).")
+
+    @Option(help: "Run directory.") var run: String
+    @Option(parsing: .upToNextOption, help: "Other run directories to show side by side.") var compare: [String] = []
+    @Option(help: "Output file (default: <run>/report.html).") var out: String?
+
+    func run() async throws {
+        do {
+            let main = try RunSummary(directory: RunDirectory(path: run), oracle: reportOracle)
+            let others = try compare.map { try RunSummary(directory: RunDirectory(path: $0), oracle: reportOracle) }
+            let path = try Report.write(main: main, compared: others, to: out ?? run + "/report.html")
+            print(path)
+        } catch let e as ConfigError {
+            throw failure(e.description)
+        } catch {
+            throw failure("cannot write the report: \(error)")
+        }
+    }
+}
+
+/// Maps a generated question to its true answer for the report's pseudo-label accuracy (nil: none).
+let reportOracle: (@Sendable (String) -> String?)? = nil

@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import RZClient
+import RZCoordinator
+import RZHost
+import RZModel
+import RZServer
+import RZTestSupport
+import RZTokenizer
+import RZTraining
+
+/// A small model taught (by supervised steps, here in the test) to write a few toy questions as the
+/// Challenger and to answer each toy question with one of two answers as the Solver, so that a short
+/// run has well-formed questions, split votes, kept questions and non-trivial rewards.
+enum ToyModel {
+    static let questions: [(question: String, answers: [String])] = [
+        ("1+1", ["2", "3"]), ("2+2", ["4", "5"]), ("3+4", ["7", "8"]), ("5+1", ["6", "9"]),
+    ]
+
+    /// Trains once per test process (deterministic) and returns the folder.
+    static let folder: String = {
+        do { return try train() } catch { fatalError("toy model: \(error)") }
+    }()
+
+    static func train() throws -> String {
+        let tokPath = Fixtures.path("tokenizer/qwen_style.json")
+        let tok = try Tokenizer(contentsOfFile: tokPath)
+        let model = try Qwen3Model(config: Qwen3Config(vocabSize: tok.vocabularySize, hiddenSize: 64, intermediateSize: 128,
+                                                        numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 16, tieWordEmbeddings: true))
+        model.initializeRandom(seed: 5, std: 0.05)
+        guard let eos = tok.endOfTextTokenId else { fatalError("fixture tokenizer has no <|endoftext|>") }
+        var samples: [SFTSample] = []
+        let challengerPrompt = tok.encode("Write a question:", addSpecialTokens: false)
+        for (q, answers) in questions {
+            samples.append(SFTSample(prompt: challengerPrompt,
+                                     target: tok.encode("<question>\(q)</question>\\boxed{\(answers[0])}", addSpecialTokens: false) + [eos]))
+            for a in answers {
+                samples.append(SFTSample(prompt: tok.encode("Q:\(q)\nA:", addSpecialTokens: false),
+                                         target: tok.encode("\\boxed{\(a)}", addSpecialTokens: false) + [eos]))
+            }
+        }
+        var settings = TrainerSettings()
+        settings.optimizer.learningRate = 3e-3
+        let trainer = PolicyTrainer(model: model, settings: settings)
+        for _ in 0..<150 { _ = try trainer.sftStep(samples) }
+        let dir = temporaryDirectory() + "/toy-model"
+        try ModelFolder.save(trainer.model, to: dir)
+        try FileManager.default.copyItem(atPath: tokPath, toPath: dir + "/tokenizer.json")
+        return dir
+    }
+}
+
+/// An rzero service on 127.0.0.1 port 0 in this process.
+final class LiveService: @unchecked Sendable {
+    // @unchecked: the fields are set once in `start` and only read afterwards.
+    let url: String
+    private let server: Task<Void, any Error>
+    private let host: ModelHost
+
+    private init(url: String, server: Task<Void, any Error>, host: ModelHost) {
+        self.url = url
+        self.server = server
+        self.host = host
+    }
+
+    static func start(role: Role, modelDir: String = ToyModel.folder, checkpointsDir: String) async throws -> LiveService {
+        var config = ServerConfig(modelDir: modelDir, checkpointsDir: checkpointsDir)
+        config.port = 0
+        config.role = role
+        var logger = Logger(label: "rzero.test.\(role.rawValue)")
+        logger.logLevel = .warning
+        let host = try ModelHost(modelDir: modelDir, role: role, checkpointsDir: checkpointsDir, logger: logger)
+        let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+        let app = try buildApplication(host: host, config: config, metrics: ServerMetrics(role: role), logger: logger) { port in
+            sink.yield(port)
+        }
+        let server = Task { try await app.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ServerConfigError("server did not start") }
+        return LiveService(url: "http://127.0.0.1:\(port)", server: server, host: host)
+    }
+
+    func stop() async {
+        server.cancel()
+        await host.shutdown()
+    }
+}
+
+/// A Challenger and Solver pair, each with its own checkpoint folder.
+struct ServicePair {
+    var challenger: LiveService
+    var solver: LiveService
+    var checkpoints: String
+
+    static func start(checkpoints: String = temporaryDirectory()) async throws -> ServicePair {
+        ServicePair(challenger: try await LiveService.start(role: .challenger, checkpointsDir: checkpoints + "/challenger"),
+                    solver: try await LiveService.start(role: .solver, checkpointsDir: checkpoints + "/solver"),
+                    checkpoints: checkpoints)
+    }
+
+    func stop() async {
+        await challenger.stop()
+        await solver.stop()
+    }
+}
+
+func roleService(_ name: String, _ url: String) -> RoleService {
+    var settings = CurlTransport.Settings(connectTimeout: .seconds(2), timeout: .seconds(120), retry: .waitingFor(.seconds(10)))
+    settings.maxIdleHandles = 8
+    var logger = Logger(label: "rzero.test.client")
+    logger.logLevel = .error
+    // A URL built from "http://127.0.0.1:<port>" is always valid.
+    let endpoint = ServiceEndpoint(name: name, baseURL: URL(string: url)!)
+    return RoleService(name: endpoint.displayName, client: endpoint.makeClient(settings: settings, logger: logger))
+}
+
+/// A short run configuration over the toy model.
+func shortConfig(seed: UInt64 = 3) -> RunConfig {
+    var c = RunConfig()
+    c.seed = seed
+    c.iterations = 2
+    c.challenger.steps = 2
+    c.challenger.groupsPerStep = 4
+    c.challenger.groupSize = 2
+    c.challenger.sampling.maxTokens = 24
+    c.challenger.optimizer.learningRate = 1e-3
+    c.votes.samples = 4
+    c.votes.questionsPerRequest = 3
+    c.votes.sampling.maxTokens = 12
+    c.pool.questions = 12
+    c.pool.questionsPerRequest = 6
+    c.solver.steps = 2
+    c.solver.questionsPerStep = 3
+    c.solver.groupSize = 2
+    c.solver.sampling.maxTokens = 12
+    c.solver.optimizer.learningRate = 1e-3
+    return c
+}
+
+func quietLogger() -> Logger {
+    var l = Logger(label: "rzero.test.coordinator")
+    l.logLevel = .error
+    return l
+}

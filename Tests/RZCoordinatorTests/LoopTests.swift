@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+import RZCoordinator
+import RZRewards
+import RZTestSupport
+
+/// What a run wrote that must not depend on interruptions: every journal except timings and service-side
+/// version counters.
+func comparableRecords(_ dir: String) throws -> [String: String] {
+    let run = RunDirectory(path: dir)
+    var out: [String: String] = [:]
+    for name in ["challenger", "pool", "solver"] {
+        out[name] = (try? String(contentsOfFile: dir + "/\(name).jsonl", encoding: .utf8)) ?? ""
+    }
+    let steps = try run.readJournal(StepRecord.self, "train").map { s -> String in
+        var s = s
+        s.seconds = 0
+        // The service's own counter: a restored service also counts its checkpoint load.
+        s.modelVersion = 0
+        return String(describing: s)
+    }
+    out["train"] = steps.joined(separator: "\n")
+    let evals = try run.readJournal(EvalRecord.self, "eval").map { String(describing: $0) }
+    out["eval"] = evals.joined(separator: "\n")
+    for it in 1...2 {
+        out["dataset\(it)"] = (try? String(contentsOfFile: dir + "/datasets/iteration-\(it).jsonl", encoding: .utf8)) ?? ""
+    }
+    return out
+}
+
+@Suite("Coordinator: the R-Zero loop over live services", .serialized)
+struct LoopTests {
+    @Test("a short run writes a consistent run directory: votes add up to m, rewards follow the formulas")
+    func consistentRunDirectory() async throws {
+        let pair = try await ServicePair.start()
+        let dir = temporaryDirectory() + "/run"
+        let config = shortConfig()
+        let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+        let coordinator = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        try await coordinator.run()
+        await pair.stop()
+        #expect(coordinator.isFinished)
+
+        let run = RunDirectory(path: dir)
+        let state = try run.loadState()
+        #expect(state.nextUnit == config.plan().count && state.finishedAt != nil)
+        #expect(try run.loadConfig() == config)
+
+        // Challenger phase: B = groups × group size samples a step, m answers for each valid question.
+        let challenger = try run.readJournal(ChallengerRecord.self, "challenger")
+        #expect(challenger.count == config.iterations * config.challenger.steps * config.challenger.groupsPerStep * config.challenger.groupSize)
+        let valid = challenger.filter { $0.formatFailure == nil }
+        #expect(valid.count > challenger.count / 2, "the toy Challenger writes well-formed questions")
+        for r in valid {
+            #expect(r.answers.count == config.votes.samples && r.responses.count == config.votes.samples)
+            let boxed = r.answers.compactMap { $0 }.count
+            #expect(r.clusterSizes.reduce(0, +) == boxed)
+            let top = r.clusterSizes.max() ?? 0
+            #expect(abs(r.majorityShare - Double(top) / Double(config.votes.samples)) < 1e-12)
+            let expected = max(0, 1 - 2 * abs(r.majorityShare - 0.5) - Double(r.repetitionClusterSize) / Double(8))
+            #expect(abs(r.reward - expected) < 1e-9, "reward of \(r.question ?? "")")
+        }
+        for r in challenger where r.formatFailure != nil { #expect(r.reward == 0 && r.answers.isEmpty) }
+        // Cluster sizes recorded per sample agree with the labels within each step.
+        for it in 1...config.iterations {
+            for s in 0..<config.challenger.steps {
+                let batch = challenger.filter { $0.iteration == it && $0.step == s }
+                for r in batch { #expect(batch.filter { $0.repetitionCluster == r.repetitionCluster }.count == r.repetitionClusterSize) }
+            }
+        }
+
+        // Pool: kept = has a majority and |p̂ − ½| ≤ δ; the dataset is exactly the kept questions.
+        let pool = try run.readJournal(PoolRecord.self, "pool")
+        #expect(pool.count == config.iterations * config.pool.questions)
+        for r in pool {
+            let inBand = r.majorityAnswer != nil && abs(r.majorityShare - 0.5) <= config.pool.delta + 1e-12
+            #expect(r.kept == (inBand && !r.duplicate && r.question != nil))
+            if r.question != nil && !r.duplicate { #expect(r.answers.count == config.votes.samples) }
+        }
+        for it in 1...config.iterations {
+            let kept = pool.filter { $0.iteration == it && $0.kept }
+            let dataset = try run.readLines(DatasetItem.self, from: dir + "/datasets/iteration-\(it).jsonl")
+            #expect(dataset.map(\.question) == kept.compactMap(\.question))
+            #expect(dataset.map(\.pseudoLabel) == kept.compactMap(\.majorityAnswer))
+        }
+        #expect(pool.contains { $0.kept }, "split votes keep some questions")
+
+        // Solver samples: reward 1 exactly when the box matches the pseudo-label.
+        let solver = try run.readJournal(SolverRecord.self, "solver")
+        #expect(!solver.isEmpty)
+        for r in solver { #expect(r.reward == ((r.answer.map { equivalent($0, r.pseudoLabel) } ?? false) ? 1 : 0)) }
+
+        // Training: one record per step, service steps consecutive, mean reward = the batch's mean.
+        let steps = try run.readJournal(StepRecord.self, "train")
+        let challengerSteps = steps.filter { $0.role == "challenger" }
+        #expect(challengerSteps.count == config.iterations * config.challenger.steps)
+        #expect(challengerSteps.map(\.serviceStep) == Array(1...challengerSteps.count))
+        for s in challengerSteps {
+            let batch = challenger.filter { $0.iteration == s.iteration && $0.step == s.step }
+            #expect(abs(s.meanReward - batch.map(\.reward).reduce(0, +) / Double(batch.count)) < 1e-6)
+        }
+        let solverSteps = steps.filter { $0.role == "solver" }
+        for s in solverSteps {
+            let batch = solver.filter { $0.iteration == s.iteration && $0.step == s.step }
+            #expect(abs(s.meanReward - batch.map(\.reward).reduce(0, +) / Double(batch.count)) < 1e-6)
+        }
+        // Checkpoints: base, phase starts and ends of both roles.
+        #expect(state.checkpoints.filter { $0.role == "solver" }.count == 1 + 2 * config.iterations)
+        #expect(state.steps["challenger"] == challengerSteps.count)
+
+        // The report summarises the same numbers and draws the charts.
+        let summary = try RunSummary(directory: run)
+        #expect(summary.iterations.map(\.kept) == (1...config.iterations).map { it in pool.filter { $0.iteration == it && $0.kept }.count })
+        let html = Report.html(main: summary)
+        #expect(html.contains("<svg") && html.contains("Challenger reward per step") && html.contains("Kept questions"))
+        #expect(!html.contains("<script"))
+    }
+
+    @Test("a run stopped between units and resumed by a new coordinator writes what an uninterrupted run writes")
+    func resumeIsExact() async throws {
+        let config = shortConfig(seed: 11)
+        var outputs: [[String: String]] = []
+        for stops in [[Int](), [1, 3, 4, 9, 2]] {
+            let pair = try await ServicePair.start()
+            let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+            let dir = temporaryDirectory() + "/run"
+            for n in stops {
+                let c = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+                try await c.run(maxUnits: n)
+            }
+            let last = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+            try await last.run()
+            await pair.stop()
+            outputs.append(try comparableRecords(dir))
+        }
+        for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs after resuming") }
+    }
+
+    @Test("a restarted Solver service is restored from the run's checkpoint and replayed batches")
+    func restartedServiceIsRestored() async throws {
+        let config = shortConfig(seed: 5)
+        let plan = config.plan()
+        // Stop in the middle of the first Solver phase, after a trained step.
+        guard let cut = plan.indices.first(where: { plan[$0] == .train(role: .solver, iteration: 1, step: 0) }) else {
+            Issue.record("plan has no Solver step"); return
+        }
+        var outputs: [[String: String]] = []
+        for restart in [false, true] {
+            let root = temporaryDirectory()
+            let pair = try await ServicePair.start(checkpoints: root)
+            let dir = root + "/run"
+            var services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+            let first = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+            try await first.run(maxUnits: cut + 1)
+            var replacement: LiveService? = nil
+            if restart {
+                await pair.solver.stop()
+                // A new process from the base model, with the same checkpoint folder.
+                let fresh = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver")
+                services.solvers = [roleService("solver", fresh.url)]
+                replacement = fresh
+            }
+            let second = try Coordinator(config: nil, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+            try await second.run()
+            await pair.challenger.stop()
+            if let replacement { await replacement.stop() } else { await pair.solver.stop() }
+            outputs.append(try comparableRecords(dir))
+        }
+        for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs after the restart") }
+    }
+
+    @Test("a run directory refuses a different configuration")
+    func differentConfigRefused() async throws {
+        let pair = try await ServicePair.start()
+        let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+        let dir = temporaryDirectory() + "/run"
+        let c = try Coordinator(config: shortConfig(), directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        try await c.run(maxUnits: 1)
+        var other = shortConfig()
+        other.votes.samples = 5
+        #expect(throws: ConfigError.self) {
+            _ = try Coordinator(config: other, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        }
+        var moved = shortConfig()
+        moved.services.solvers = ["http://127.0.0.1:1"]
+        _ = try Coordinator(config: moved, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        await pair.stop()
+    }
+}
