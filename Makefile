@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build build-debug run crash-test test bench fixtures fuzz api-check serve clean
+.PHONY: build build-debug run base-model eval crash-test test bench fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
@@ -15,6 +15,14 @@ build-debug:
 # The R-Zero loop on the built-in model: services on loopback, coordinator, report (scripts/run_default.sh).
 run: build-debug
 	scripts/run_default.sh
+
+# Rebuild the built-in base model from its recipe (models/base/recipe.json; about 6 minutes on 2 cores).
+base-model: build-debug
+	.build/debug/rzero pretrain --out models/base --recipe models/base/recipe.json
+
+# Held-out accuracy of a model folder: make eval MODEL=models/base (greedy and majority-of-10).
+eval: build-debug
+	.build/debug/rzero eval --model $(or $(MODEL),models/base) --dataset $(or $(DATASET),models/base/heldout.jsonl)
 
 # SIGKILL the coordinator at >= 10 random moments (and a service once) and compare with an uninterrupted run.
 crash-test: build-debug

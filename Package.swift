@@ -105,6 +105,11 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RZPretrain",
+            dependencies: ["RZModel", "RZTraining", "RZTokenizer"],
+            swiftSettings: numericSettings
+        ),
+        .target(
             name: "RZRewards",
             dependencies: [.product(name: "BigInt", package: "BigInt")]
         ),
@@ -128,6 +133,7 @@ let package = Package(
                 "RZRewards",
                 "RZCoordinator",
                 "RZClient",
+                "RZPretrain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -175,6 +181,10 @@ let package = Package(
                 "RZTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "RZPretrainTests",
+            dependencies: ["RZPretrain", "RZModel", "RZTokenizer", "RZTestSupport"]
         ),
         .testTarget(
             name: "RZClientTests",

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import RZClient
 import RZCoordinator
+import RZPretrain
 
 struct Coordinate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -138,5 +139,6 @@ struct ReportCommand: AsyncParsableCommand {
     }
 }
 
-/// Maps a generated question to its true answer for the report's pseudo-label accuracy (nil: none).
-let reportOracle: (@Sendable (String) -> String?)? = nil
+/// Maps a generated question to its true answer for the report's pseudo-label accuracy: the built-in
+/// model's problem forms are solved exactly; other questions have no known answer.
+let reportOracle: (@Sendable (String) -> String?)? = { MathCorpus.trueAnswer($0) }

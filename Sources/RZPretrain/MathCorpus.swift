@@ -1,0 +1,221 @@
+import Foundation
+
+/// The procedurally generated math text the built-in base model is pretrained on, in both roles'
+/// formats, and the held-out problems it is evaluated on.
+///
+/// Formats (plain text, one character per token with the byte-level tokenizer):
+/// - Solver, prompt `Q:<question>\nA:` then either a worked solution, least significant digit first
+///   with explicit carries or borrows, ending in `\boxed{answer}` (`Q:347+58\nA:7+8+0=15,4+5+1=10,3+0+1=04,\boxed{405}`),
+///   or the answer alone (`Q:347+58\nA:\boxed{405}`).
+/// - Challenger, prompt `Write a question:` then `<question>347+58</question>\boxed{405}`.
+///
+/// Held-out problems are reserved structurally: a question whose hash falls in the held-out share is
+/// never written into the corpus, so no evaluation question can have been seen in pretraining.
+
+/// A problem family.
+public enum ProblemFamily: String, Codable, Sendable, CaseIterable {
+    /// a+b; level d: one operand has d digits, the other 1…d.
+    case addition
+    /// a−b with a ≥ b; level d: a has d digits.
+    case subtraction
+}
+
+public struct MathProblem: Codable, Sendable, Equatable, Hashable {
+    public var family: ProblemFamily
+    public var difficulty: Int
+    public var a: Int
+    public var b: Int
+
+    public init(family: ProblemFamily, difficulty: Int, a: Int, b: Int) {
+        self.family = family
+        self.difficulty = difficulty
+        self.a = a
+        self.b = b
+    }
+
+    public var question: String {
+        switch family {
+        case .addition: return "\(a)+\(b)"
+        case .subtraction: return "\(a)-\(b)"
+        }
+    }
+
+    public var answer: Int {
+        switch family {
+        case .addition: return a + b
+        case .subtraction: return a - b
+        }
+    }
+
+    /// Column by column, least significant digit first: `x+y+c=ss` for addition (two result digits:
+    /// the carry, then the digit); `x-y-c=d` or, when the column borrows, `1x-y-c=d` for subtraction.
+    public var workedSolution: String {
+        var da = digits(a), db = digits(b)
+        let width = max(da.count, db.count)
+        da += [Int](repeating: 0, count: width - da.count)
+        db += [Int](repeating: 0, count: width - db.count)
+        var steps: [String] = []
+        var carry = 0
+        for i in 0..<width {
+            switch family {
+            case .addition:
+                let s = da[i] + db[i] + carry
+                steps.append("\(da[i])+\(db[i])+\(carry)=\(s / 10)\(s % 10)")
+                carry = s / 10
+            case .subtraction:
+                var top = da[i]
+                let borrow = top - db[i] - carry < 0
+                if borrow { top += 10 }
+                steps.append("\(borrow ? "1" : "")\(da[i])-\(db[i])-\(carry)=\(top - db[i] - carry)")
+                carry = borrow ? 1 : 0
+            }
+        }
+        return steps.joined(separator: ",") + ",\\boxed{\(answer)}"
+    }
+
+    public var directSolution: String { "\\boxed{\(answer)}" }
+
+    /// The Challenger's target: the question and its answer.
+    public var challengerText: String { "<question>\(question)</question>\\boxed{\(answer)}" }
+
+    private func digits(_ n: Int) -> [Int] {
+        var out: [Int] = []
+        var n = n
+        repeat { out.append(n % 10); n /= 10 } while n > 0
+        return out
+    }
+
+    /// Whether this problem belongs to the held-out share (never in the corpus).
+    public var isHeldOut: Bool { MathCorpus.isHeldOut(question) }
+}
+
+/// Corpus settings; recorded with the model (`recipe.json`).
+public struct CorpusSettings: Codable, Sendable, Equatable {
+    public var solverPrompt = "Q:{question}\nA:"
+    public var challengerPrompt = "Write a question:"
+    /// Share of Challenger examples; the rest are Solver examples.
+    public var challengerShare = 0.25
+    /// Among Solver examples, the share with a worked solution (the rest answer directly).
+    public var workedShare = 0.4
+    public var families: [ProblemFamily] = [.addition, .subtraction]
+    /// Weights of difficulty levels 1, 2, 3, ... (digits of the larger operand).
+    public var levelWeights: [Double] = [0.10, 0.20, 0.35, 0.30, 0.05]
+    /// Per-mille of questions reserved for evaluation (never in the corpus).
+    public var heldOutPerMille = 100
+
+    public init() {}
+}
+
+/// One training example: prompt and target text (the target ends with the end-of-text token).
+public struct CorpusExample: Sendable, Equatable {
+    public var prompt: String
+    public var target: String
+}
+
+public enum MathCorpus {
+    /// FNV-1a over the question's bytes, so the held-out split does not depend on Swift's per-process
+    /// hash seed.
+    static func stableHash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in s.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    static func isHeldOut(_ question: String, perMille: Int = 100) -> Bool {
+        stableHash(question) % 1000 < UInt64(perMille)
+    }
+
+    /// A random problem of `family` at `level` (level ≥ 1).
+    public static func problem(_ family: ProblemFamily, level: Int, rng: inout SplitMix) -> MathProblem {
+        func number(digits: Int) -> Int {
+            let low = digits == 1 ? 0 : Int(pow10(digits - 1))
+            return low + Int(rng.next() % UInt64(Int(pow10(digits)) - low))
+        }
+        switch family {
+        case .addition:
+            let long = number(digits: level)
+            let short = number(digits: 1 + Int(rng.next() % UInt64(level)))
+            return rng.next() % 2 == 0 ? MathProblem(family: family, difficulty: level, a: long, b: short)
+                : MathProblem(family: family, difficulty: level, a: short, b: long)
+        case .subtraction:
+            let a = number(digits: level)
+            let b = Int(rng.next() % UInt64(a + 1))
+            return MathProblem(family: family, difficulty: level, a: a, b: b)
+        }
+    }
+
+    static func pow10(_ n: Int) -> Int { (0..<n).reduce(1) { r, _ in r * 10 } }
+
+    static func level(_ weights: [Double], rng: inout SplitMix) -> Int {
+        let total = weights.reduce(0, +)
+        var u = rng.nextUnit() * total
+        for (i, w) in weights.enumerated() {
+            if u < w { return i + 1 }
+            u -= w
+        }
+        return weights.count
+    }
+
+    /// The true answer of a question in one of the corpus's forms (`a+b`, `a-b`), or nil for any other
+    /// text. Used only to report how often pseudo-labels are right; never by training.
+    public static func trueAnswer(_ question: String) -> String? {
+        let text = question.trimmingCharacters(in: .whitespaces)
+        for (symbol, family) in [("+", ProblemFamily.addition), ("-", .subtraction)] {
+            let parts = text.split(separator: Character(symbol), omittingEmptySubsequences: false)
+            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 18 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let a = Int(parts[0]), let b = Int(parts[1]) else { continue }
+            return String(MathProblem(family: family, difficulty: 0, a: a, b: b).answer)
+        }
+        return nil
+    }
+
+    /// A random training example that is not held out.
+    public static func example(_ settings: CorpusSettings, rng: inout SplitMix) -> CorpusExample {
+        while true {
+            let family = settings.families[Int(rng.next() % UInt64(settings.families.count))]
+            let p = problem(family, level: level(settings.levelWeights, rng: &rng), rng: &rng)
+            if isHeldOut(p.question, perMille: settings.heldOutPerMille) { continue }
+            if rng.nextUnit() < settings.challengerShare {
+                return CorpusExample(prompt: settings.challengerPrompt, target: p.challengerText)
+            }
+            let prompt = settings.solverPrompt.replacingOccurrences(of: "{question}", with: p.question)
+            return CorpusExample(prompt: prompt, target: rng.nextUnit() < settings.workedShare ? p.workedSolution : p.directSolution)
+        }
+    }
+
+    /// `count` distinct held-out problems per family and level, drawn with `seed`.
+    public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64) -> [MathProblem] {
+        var rng = SplitMix(seed: seed)
+        var out: [MathProblem] = []
+        for family in settings.families {
+            for level in 1...settings.levelWeights.count {
+                var seen = Set<String>()
+                var attempts = 0
+                while seen.count < count && attempts < count * 10_000 {
+                    attempts += 1
+                    let p = problem(family, level: level, rng: &rng)
+                    guard isHeldOut(p.question, perMille: settings.heldOutPerMille), seen.insert(p.question).inserted else { continue }
+                    out.append(p)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// SplitMix64: small, fast, and the same on every platform (the corpus must be reproducible).
+public struct SplitMix: Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import RZModel
+import RZTokenizer
+import RZTraining
+
+/// The built-in base model's recipe: architecture, corpus and optimisation. Everything that decides
+/// the weights is here, and it is written beside them (`recipe.json`) so `rzero pretrain` reproduces
+/// the model from it.
+public struct PretrainRecipe: Codable, Sendable, Equatable {
+    public var seed: UInt64 = 1
+    public var steps = 1200
+    public var batchSize = 96
+    public var learningRate = 2e-3
+    public var warmupSteps = 50
+    public var hiddenSize = 128
+    public var intermediateSize = 512
+    public var layers = 4
+    public var heads = 4
+    public var kvHeads = 2
+    public var headDim = 32
+    public var corpus = CorpusSettings()
+    /// Held-out problems per family and level written beside the model.
+    public var heldOutPerLevel = 40
+
+    public init() {}
+}
+
+/// What one logged pretraining step reports.
+public struct PretrainProgress: Sendable {
+    public var step: Int
+    public var loss: Double
+    public var tokensPerSecond: Double
+}
+
+public enum Pretrainer {
+    public static let recipeName = "recipe.json"
+    public static let heldOutName = "heldout.jsonl"
+
+    /// Trains the base model of `recipe` and writes it (config.json, model.safetensors, tokenizer.json,
+    /// recipe.json, heldout.jsonl) into `outDir`, each file atomically.
+    public static func run(_ recipe: PretrainRecipe, outDir: String, progress: (PretrainProgress) -> Void) throws {
+        let tokenizerData = try ByteVocabularyFile.json()
+        let tokenizer = try Tokenizer(data: tokenizerData)
+        guard let eos = tokenizer.endOfTextTokenId else { throw ModelError.invalidConfig("the byte vocabulary has no <|endoftext|>") }
+        var config = Qwen3Config(vocabSize: tokenizer.vocabularySize, hiddenSize: recipe.hiddenSize,
+                                 intermediateSize: recipe.intermediateSize, numLayers: recipe.layers, numHeads: recipe.heads,
+                                 numKVHeads: recipe.kvHeads, headDim: recipe.headDim, maxPositionEmbeddings: 1024,
+                                 tieWordEmbeddings: true, eosTokenId: Int(eos))
+        config.dtype = "float32"
+        let model = try Qwen3Model(config: config)
+        model.initializeRandom(seed: recipe.seed, std: 0.02)
+        var settings = TrainerSettings()
+        settings.optimizer = AdamWSettings(learningRate: recipe.learningRate, weightDecay: 0.01,
+                                           schedule: .cosine(warmupSteps: recipe.warmupSteps, totalSteps: recipe.steps, minRatio: 0.05))
+        let trainer = PolicyTrainer(model: model, settings: settings)
+        var rng = SplitMix(seed: recipe.seed ^ 0x5eed_c0de)
+        var clock = Date()
+        var tokens = 0
+        for step in 1...max(1, recipe.steps) {
+            var batch: [SFTSample] = []
+            for _ in 0..<recipe.batchSize {
+                let e = MathCorpus.example(recipe.corpus, rng: &rng)
+                batch.append(SFTSample(prompt: tokenizer.encode(e.prompt, addSpecialTokens: false),
+                                       target: tokenizer.encode(e.target, addSpecialTokens: false) + [eos]))
+            }
+            let m = try trainer.sftStep(batch)
+            tokens += batch.reduce(0) { $0 + $1.prompt.count + $1.target.count }
+            if step % 25 == 0 || step == recipe.steps {
+                let seconds = Date().timeIntervalSince(clock)
+                progress(PretrainProgress(step: step, loss: m.loss, tokensPerSecond: Double(tokens) / max(seconds, 1e-9)))
+                clock = Date()
+                tokens = 0
+            }
+        }
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try ModelFolder.save(model, to: outDir, metadata: ["recipe": "rzero pretrain"])
+        try AtomicFile.write(tokenizerData, to: outDir + "/tokenizer.json")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(encoder.encode(recipe), to: outDir + "/" + recipeName)
+        try AtomicFile.write(heldOutJSONL(recipe), to: outDir + "/" + heldOutName)
+    }
+
+    /// The held-out evaluation set: `{"question", "answer", "family", "difficulty"}` lines. Drawn with a
+    /// seed of its own from the held-out share, which the corpus never contains.
+    public static func heldOutJSONL(_ recipe: PretrainRecipe) throws -> Data {
+        struct Line: Encodable {
+            var question: String
+            var answer: String
+            var family: String
+            var difficulty: Int
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for p in MathCorpus.heldOut(recipe.corpus, perLevel: recipe.heldOutPerLevel, seed: recipe.seed &+ 0x4e1d_0ff7) {
+            data.append(try encoder.encode(Line(question: p.question, answer: String(p.answer), family: p.family.rawValue,
+                                                difficulty: p.difficulty)))
+            data.append(0x0A)
+        }
+        return data
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import RZModel
+import RZPretrain
+import RZTestSupport
+import RZTokenizer
+import Testing
+
+@Suite("Built-in model: corpus, byte tokenizer, pretraining")
+struct PretrainTests {
+    @Test("worked solutions carry and borrow column by column, least significant digit first (hand-derived)")
+    func workedSolutions() {
+        let add = MathProblem(family: .addition, difficulty: 3, a: 347, b: 58)
+        #expect(add.workedSolution == "7+8+0=15,4+5+1=10,3+0+1=04,\\boxed{405}")
+        #expect(add.directSolution == "\\boxed{405}")
+        #expect(add.challengerText == "<question>347+58</question>\\boxed{405}")
+        #expect(MathProblem(family: .addition, difficulty: 2, a: 95, b: 7).workedSolution == "5+7+0=12,9+0+1=10,\\boxed{102}")
+        // 503 − 78: 3−8 borrows (13−8=5), 0−7−1 borrows (10−7−1=2), 5−0−1=4.
+        let sub = MathProblem(family: .subtraction, difficulty: 3, a: 503, b: 78)
+        #expect(sub.workedSolution == "13-8-0=5,10-7-1=2,5-0-1=4,\\boxed{425}")
+        #expect(MathProblem(family: .subtraction, difficulty: 1, a: 7, b: 7).workedSolution == "7-7-0=0,\\boxed{0}")
+    }
+
+    @Test("every generated worked solution ends in the true answer, and levels have the promised digits")
+    func generatedProblems() {
+        var rng = SplitMix(seed: 9)
+        for family in ProblemFamily.allCases {
+            for level in 1...5 {
+                for _ in 0..<200 {
+                    let p = MathCorpus.problem(family, level: level, rng: &rng)
+                    #expect(p.workedSolution.hasSuffix("\\boxed{\(p.answer)}"))
+                    #expect(p.answer >= 0)
+                    #expect(String(max(p.a, p.b)).count == level)
+                    #expect(MathCorpus.trueAnswer(p.question) == String(p.answer))
+                }
+            }
+        }
+        #expect(MathCorpus.trueAnswer("12+x") == nil && MathCorpus.trueAnswer("") == nil && MathCorpus.trueAnswer("1+2+3") == nil)
+        #expect(MathCorpus.trueAnswer(" 40-15") == "25")
+    }
+
+    @Test("held-out questions never occur in the corpus, and the held-out set covers every family and level")
+    func heldOutIsDisjoint() {
+        let settings = CorpusSettings()
+        let heldOut = MathCorpus.heldOut(settings, perLevel: 30, seed: 77)
+        let questions = Set(heldOut.map(\.question))
+        #expect(questions.count == heldOut.count)
+        for family in settings.families {
+            for level in 1...settings.levelWeights.count {
+                #expect(heldOut.contains { $0.family == family && $0.difficulty == level })
+            }
+        }
+        var rng = SplitMix(seed: 1)
+        var corpusQuestions = Set<String>()
+        var solverPrompts = 0, challenger = 0
+        for _ in 0..<20_000 {
+            let e = MathCorpus.example(settings, rng: &rng)
+            if e.prompt == settings.challengerPrompt {
+                challenger += 1
+                if let q = e.target.split(separator: ">").dropFirst().first?.split(separator: "<").first { corpusQuestions.insert(String(q)) }
+            } else {
+                solverPrompts += 1
+                corpusQuestions.insert(String(e.prompt.dropFirst(2).dropLast(3)))
+            }
+        }
+        #expect(corpusQuestions.isDisjoint(with: questions))
+        #expect(abs(Double(challenger) / 20_000 - settings.challengerShare) < 0.02)
+        #expect(corpusQuestions.count > 1000)
+    }
+
+    @Test("the byte vocabulary: one token per byte (ids = byte values), special tokens after, exact round trip")
+    func byteVocabulary() throws {
+        let tokenizer = try Tokenizer(data: try ByteVocabularyFile.json())
+        #expect(tokenizer.vocabularySize == 259)
+        let text = "Q:347+58\nA:7+8+0=15,\\boxed{405} é"
+        let ids = tokenizer.encode(text, addSpecialTokens: false)
+        #expect(ids == Array(text.utf8).map { Int32($0) })
+        #expect(tokenizer.decode(ids) == text)
+        #expect(tokenizer.endOfTextTokenId == 256)
+        #expect(tokenizer.encode("1<|endoftext|>", addSpecialTokens: false) == [49, 256])
+    }
+
+    @Test("a short pretraining run lowers the loss, writes a loadable folder with its recipe, and repeats exactly")
+    func shortRun() throws {
+        var recipe = PretrainRecipe()
+        recipe.steps = 30
+        recipe.batchSize = 16
+        recipe.hiddenSize = 32
+        recipe.intermediateSize = 64
+        recipe.layers = 2
+        recipe.heads = 2
+        recipe.kvHeads = 1
+        recipe.headDim = 16
+        recipe.heldOutPerLevel = 3
+        recipe.learningRate = 5e-3
+        recipe.warmupSteps = 2
+        var losses: [Double] = []
+        let dir = temporaryDirectory() + "/base"
+        try Pretrainer.run(recipe, outDir: dir) { losses.append($0.loss) }
+        #expect(losses.count == 2 && losses[1] < losses[0])
+        for file in ["config.json", "model.safetensors", "tokenizer.json", "recipe.json", "heldout.jsonl"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file)")
+        }
+        let model = try ModelFolder.load(dir)
+        #expect(model.config.hiddenSize == 32 && model.config.tieWordEmbeddings)
+        let saved = try JSONDecoder().decode(PretrainRecipe.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/recipe.json")))
+        #expect(saved == recipe)
+        let again = temporaryDirectory() + "/again"
+        try Pretrainer.run(recipe, outDir: again) { _ in }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/model.safetensors"))
+                == Data(contentsOf: URL(fileURLWithPath: again + "/model.safetensors")))
+    }
+}
