@@ -87,7 +87,7 @@ class Services:
 
 def coordinate_cmd(rzero, config, run, services):
     challenger, solver = services.urls()
-    cmd = [rzero, "coordinate", "--run", run, "--status-port", "-1", "--no-progress",
+    cmd = [rzero, "coordinate", "--run", run, "--status-port=-1", "--no-progress",
            "--challenger", challenger, "--solver", solver]
     if config:
         cmd += ["--config", config]
@@ -125,7 +125,13 @@ def weights_digest(root, state):
         if c["name"].endswith("-end"):
             path = os.path.join(root, f"checkpoints-{c['role']}", c["name"], "model.safetensors")
             with open(path, "rb") as f:
-                digests[c["name"].replace(state["run_id"], "RUN")] = hashlib.sha256(f.read()).hexdigest()
+                data = f.read()
+            # The tensors only: the header's metadata holds the service's own version counters, which
+            # also count the checkpoint loads of a restored service.
+            header = int.from_bytes(data[:8], "little")
+            tensors = {k: v for k, v in json.loads(data[8:8 + header]).items() if k != "__metadata__"}
+            digest = hashlib.sha256(json.dumps(tensors, sort_keys=True).encode() + data[8 + header:]).hexdigest()
+            digests[c["name"].replace(state["run_id"], "RUN")] = digest
     return digests
 
 
@@ -143,6 +149,7 @@ def main():
     root = tempfile.mkdtemp(prefix="rzero-crash-")
     print(f"work folder: {root}")
     ok = True
+    finished = False
     try:
         # 1. Reference run.
         ref_root = os.path.join(root, "reference")
@@ -224,8 +231,9 @@ def main():
         print("crash test:", "PASS" if ok else "FAIL",
               f"({len(events)} units, {sum(len(v) if isinstance(v, list) else 0 for v in b.values())} records compared, "
               f"{len(wa)} checkpoints' weights identical)" if ok else "")
+        finished = True
     finally:
-        if args.keep or not ok:
+        if args.keep or not ok or not finished:
             print(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)

@@ -26,6 +26,11 @@ public final class Coordinator {
     let plan: [WorkUnit]
     var state: RunState
     let grader = MathGrader()
+    /// What each service was (process and model version) when the current unit checked it; every
+    /// response is held to it, so a service that restarts under a unit is caught, not trusted.
+    var observed: [String: ServiceState] = [:]
+    /// Times a unit is re-run after a service changed under it before the run stops.
+    static let unitAttempts = 5
 
     /// Opens `directory`: creates a new run with `config`, or resumes the run there, which must have
     /// been created with the same configuration (`config` nil: use the recorded one).
@@ -83,11 +88,23 @@ public final class Coordinator {
             let unit = plan[state.nextUnit]
             let started = Date()
             updateProgress(unit, unitSeconds: unitSeconds)
-            do {
-                try await perform(unit)
-            } catch {
-                status.update { $0.state = "failed"; $0.error = "\(unit): \(error)" }
-                throw error
+            var attempt = 1
+            while true {
+                do {
+                    observed = [:]
+                    try await perform(unit)
+                    break
+                } catch let changed as ServiceChanged where attempt < Self.unitAttempts {
+                    // Back to the last commit (state and journals), then the unit again: it restores the service.
+                    logger.warning("service changed during the unit; re-running it",
+                                   metadata: ["unit": "\(unit)", "attempt": "\(attempt)", "detail": "\(changed)"])
+                    attempt += 1
+                    state = try directory.loadState()
+                    try directory.openJournals(lengths: state.journalLengths)
+                } catch {
+                    status.update { $0.state = "failed"; $0.error = "\(unit): \(error)" }
+                    throw error
+                }
             }
             let seconds = Date().timeIntervalSince(started)
             unitSeconds[kind(unit), default: []].append(seconds)
@@ -149,7 +166,7 @@ public final class Coordinator {
             try await startRun()
         case .evaluate(let iteration):
             let solver = try await trainerReady(.solver)
-            try await evaluator.run(iteration: iteration, solver: solver, solverStep: steps(.solver),
+            try await evaluator.run(iteration: iteration, solver: solver, expect: observed[solver.name], solverStep: steps(.solver),
                                     seed: UnitSeed.derive(config.seed, 1, UInt64(iteration)), directory: directory, status: status)
         case .beginPhase(let role, let iteration):
             let service = try await trainerReady(role)
@@ -191,7 +208,7 @@ public final class Coordinator {
     private func checkpoint(_ role: WorkUnit.Role, name: String, iteration: Int) async throws {
         let step = try await trainer(role).saveCheckpoint(name)
         guard step == steps(role) else {
-            throw ConfigError("\(trainer(role).name) saved \(name) at step \(step), expected \(steps(role))")
+            throw ServiceChanged(service: trainer(role).name, detail: "saved \(name) at step \(step), expected \(steps(role))")
         }
         state.checkpoints.removeAll { $0.name == name }
         state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration))
@@ -212,17 +229,21 @@ public final class Coordinator {
         let expected = steps(role)
         let s = try await service.state()
         if s.instanceId == state.instances[service.name] && (s.step == expected || (pendingStep && s.step == expected + 1)) {
+            observed[service.name] = s
             return service
         }
         logger.warning("service is not where the run left it; restoring",
                        metadata: ["service": "\(service.name)", "step": "\(s.step)", "expected": "\(expected)",
                                   "restarted": "\(s.instanceId != state.instances[service.name])"])
-        try await restore(role, service: service, to: expected)
-        state.instances[service.name] = s.instanceId
+        let restored = try await restore(role, service: service, to: expected)
+        state.instances[service.name] = restored.instanceId
+        observed[service.name] = restored
         return service
     }
 
-    private func restore(_ role: WorkUnit.Role, service: RoleService, to expected: Int) async throws {
+    /// Loads the role's latest checkpoint at or before `expected` and replays the recorded batches
+    /// after it; returns the service's state afterwards.
+    private func restore(_ role: WorkUnit.Role, service: RoleService, to expected: Int) async throws -> ServiceState {
         guard let base = state.checkpoints.last(where: { $0.role == role.rawValue && $0.step <= expected }) else {
             throw ConfigError("cannot restore \(service.name): the run has no checkpoint of the \(role.rawValue)")
         }
@@ -238,16 +259,22 @@ public final class Coordinator {
         let now = try await service.state()
         guard now.step == expected else { throw ConfigError("restoring \(service.name) reached step \(now.step), expected \(expected)") }
         logger.info("restored", metadata: ["service": "\(service.name)", "checkpoint": "\(base.name)", "replayed": "\(expected - base.step)"])
+        return now
     }
 
     /// Brings a Solver replica to the trainer's latest checkpoint.
     private func sync(_ replica: RoleService) async throws {
         let expected = steps(.solver)
         let s = try await replica.state()
-        if s.instanceId == state.instances[replica.name] && s.step == expected { return }
+        if s.instanceId == state.instances[replica.name] && s.step == expected {
+            observed[replica.name] = s
+            return
+        }
         guard let latest = state.checkpoints.last(where: { $0.role == "solver" && $0.step == expected }) else { return }
         if try await replica.loadCheckpoint(latest.name) == expected {
-            state.instances[replica.name] = s.instanceId
+            let now = try await replica.state()
+            state.instances[replica.name] = now.instanceId
+            observed[replica.name] = now
         } else {
             logger.warning("replica cannot load the Solver checkpoint; it will not vote", metadata: ["service": "\(replica.name)"])
         }
@@ -259,8 +286,9 @@ public final class Coordinator {
         for replica in services.solvers.dropFirst() {
             do {
                 try await sync(replica)
-                let s = try await replica.state()
-                if s.instanceId == state.instances[replica.name] && s.step == steps(.solver) { ready.append(replica) }
+                if let s = observed[replica.name], s.instanceId == state.instances[replica.name] && s.step == steps(.solver) {
+                    ready.append(replica)
+                }
             } catch {
                 logger.warning("Solver replica unavailable; voting without it", metadata: ["service": "\(replica.name)", "error": "\(error)"])
             }
@@ -282,6 +310,9 @@ public final class Coordinator {
         let started = Date()
         let response = try await service.trainGRPO(request, key: key(role, serviceStep))
         let m = response.metrics
+        guard response.instanceId == observed[service.name]?.instanceId, m.step == serviceStep + 1 || m.skipped else {
+            throw ServiceChanged(service: service.name, detail: "step \(serviceStep + 1) came back as step \(m.step) from instance \(response.instanceId)")
+        }
         let record = StepRecord(
             role: role.rawValue, iteration: iteration, step: step, serviceStep: m.step, modelVersion: Int(response.modelVersion),
             loss: m.loss, policyLoss: m.policyLoss, kl: m.kl, gradNorm: m.gradNorm, entropy: m.entropy,
@@ -347,6 +378,7 @@ public final class Coordinator {
         let votes = config.votes
         let concurrency = config.services.concurrentRequests * solvers.count
         let logger = self.logger
+        let expected = observed
         var responses = [[String]](repeating: [], count: questions.count)
         try await withThrowingTaskGroup(of: (Int, [[String]]).self) { group in
             var next = 0
@@ -360,8 +392,10 @@ public final class Coordinator {
                         let solver = solvers[(c + attempt) % solvers.count]
                         do {
                             let r = try await solver.generate(prompts: chunk.map { prompts.solverPrompt(question: $0) }, n: votes.samples,
-                                                              sampling: votes.sampling, seed: chunkSeed)
+                                                              sampling: votes.sampling, seed: chunkSeed, expect: expected[solver.name])
                             return (c, r.map { $0.samples.map(\.text) })
+                        } catch let changed as ServiceChanged {
+                            throw changed
                         } catch {
                             logger.warning("vote request failed", metadata: ["service": "\(solver.name)", "error": "\(error)"])
                             lastError = error
@@ -388,7 +422,7 @@ public final class Coordinator {
         let seed = UnitSeed.derive(config.seed, 2, UInt64(iteration), UInt64(step))
         let generated = try await challenger.generate(
             prompts: Array(repeating: config.prompts.challengerPromptValue(), count: cfg.groupsPerStep), n: cfg.groupSize,
-            sampling: cfg.sampling, seed: seed)
+            sampling: cfg.sampling, seed: seed, expect: observed[challenger.name])
         let rules = ChallengerFormatRules()
         var flat: [(group: Int, prompt: [Int32], sample: SampledResponse, parsed: Result<ChallengerOutput, ChallengerFormatFailure>)] = []
         for (g, r) in generated.enumerated() {
@@ -424,7 +458,8 @@ public final class Coordinator {
                 uncertainty: b.uncertainty, repetitionPenalty: b.repetitionPenalty, repetitionCluster: b.clusterLabel,
                 repetitionClusterSize: clusterSize[b.clusterLabel] ?? 1, answerAgrees: agrees, reward: reward), to: "challenger")
             samples.append(.init(promptTokenIds: item.prompt, responseTokenIds: item.sample.tokenIds,
-                                 oldLogprobs: item.sample.logprobs, reward: reward, group: item.group))
+                                 oldLogprobs: cfg.optimizer.oldLogprobs == "sampler" ? item.sample.logprobs : nil,
+                                 reward: reward, group: item.group))
         }
         try writeBatch(.challenger, iteration: iteration, step: step, samples: samples, optimizer: cfg.optimizer)
     }
@@ -446,10 +481,11 @@ public final class Coordinator {
         let count = min(cfg.questionsPerRequest, cfg.questions - start)
         let seed = UnitSeed.derive(config.seed, 4, UInt64(iteration), UInt64(chunk))
         let challenger = trainer(.challenger)
+        // An untrained Challenger (the base-Challenger ablation) is the base model in any process.
         if config.challenger.train && config.challenger.steps > 0 { try await trainerReady(.challenger) }
         let generated = try await challenger.generate(
             prompts: Array(repeating: config.prompts.challengerPromptValue(), count: count), n: 1,
-            sampling: config.challenger.sampling, seed: seed)
+            sampling: config.challenger.sampling, seed: seed, expect: observed[challenger.name])
         var seen = Set(try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration }.compactMap(\.question))
         var records: [PoolRecord] = []
         var toVote: [Int] = []
@@ -529,7 +565,7 @@ public final class Coordinator {
         let solver = try await trainerReady(.solver)
         let generated = try await solver.generate(
             prompts: picked.map { config.prompts.solverPrompt(question: $0.question) }, n: cfg.groupSize,
-            sampling: cfg.sampling, seed: UnitSeed.derive(config.seed, 8, UInt64(iteration), UInt64(step)))
+            sampling: cfg.sampling, seed: UnitSeed.derive(config.seed, 8, UInt64(iteration), UInt64(step)), expect: observed[solver.name])
         var samples: [Components.Schemas.GRPOSample] = []
         for (g, r) in generated.enumerated() {
             for s in r.samples {
@@ -538,8 +574,8 @@ public final class Coordinator {
                 try directory.append(SolverRecord(iteration: iteration, step: step, group: g, question: picked[g].question,
                                                   pseudoLabel: picked[g].pseudoLabel, response: s.text, answer: answer, reward: reward),
                                      to: "solver")
-                samples.append(.init(promptTokenIds: r.promptTokenIds, responseTokenIds: s.tokenIds, oldLogprobs: s.logprobs,
-                                     reward: reward, group: g))
+                samples.append(.init(promptTokenIds: r.promptTokenIds, responseTokenIds: s.tokenIds,
+                                     oldLogprobs: cfg.optimizer.oldLogprobs == "sampler" ? s.logprobs : nil, reward: reward, group: g))
             }
         }
         try writeBatch(.solver, iteration: iteration, step: step, samples: samples, optimizer: cfg.optimizer)

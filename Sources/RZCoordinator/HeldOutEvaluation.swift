@@ -57,16 +57,16 @@ public struct HeldOutEvaluator: Sendable {
     }
 
     /// Evaluates the Solver served by `solver` and writes the results for `iteration`.
-    public func run(iteration: Int, solver: RoleService, solverStep: Int, seed: UInt64, directory: RunDirectory,
+    public func run(iteration: Int, solver: RoleService, expect: ServiceState?, solverStep: Int, seed: UInt64, directory: RunDirectory,
                     status: StatusBoard) async throws {
         let grader = MathGrader()
         var records: [EvalRecord] = []
         for (name, items) in sets {
-            let greedy = try await sample(items.map(\.question), n: 1, temperature: 0, seed: seed, solver: solver)
+            let greedy = try await sample(items.map(\.question), n: 1, temperature: 0, seed: seed, solver: solver, expect: expect)
             var majority: [[String]]? = nil
             if settings.majoritySamples > 1 {
                 majority = try await sample(items.map(\.question), n: settings.majoritySamples, temperature: 1,
-                                            seed: UnitSeed.derive(seed, 7), solver: solver)
+                                            seed: UnitSeed.derive(seed, 7), solver: solver, expect: expect)
             }
             var details: [Detail] = []
             for (i, item) in items.enumerated() {
@@ -106,7 +106,8 @@ public struct HeldOutEvaluator: Sendable {
         status.update { $0.lastEval = done }
     }
 
-    private func sample(_ questions: [String], n: Int, temperature: Double, seed: UInt64, solver: RoleService) async throws -> [[String]] {
+    private func sample(_ questions: [String], n: Int, temperature: Double, seed: UInt64, solver: RoleService,
+                        expect: ServiceState?) async throws -> [[String]] {
         var out: [[String]] = []
         let chunk = max(1, min(256, 1024 / n))
         var start = 0
@@ -115,7 +116,7 @@ public struct HeldOutEvaluator: Sendable {
             let results = try await solver.generate(
                 prompts: slice.map { prompts.solverPrompt(question: $0) }, n: n,
                 sampling: SamplingConfig(temperature: temperature, topP: 1, topK: 0, maxTokens: settings.maxTokens),
-                seed: UnitSeed.derive(seed, UInt64(start)))
+                seed: UnitSeed.derive(seed, UInt64(start)), expect: expect)
             out += results.map { $0.samples.map(\.text) }
             start += chunk
         }

@@ -11,6 +11,15 @@ public struct ServiceRejection: Error, CustomStringConvertible {
     public var description: String { "\(service) rejected \(operation): \(detail)" }
 }
 
+/// A response came from another process or another version of the weights than the unit checked at
+/// its start: the service restarted (or was changed by someone else) under the unit. The coordinator
+/// re-runs the unit from its last commit, which restores the service first.
+public struct ServiceChanged: Error, CustomStringConvertible {
+    public let service: String
+    public let detail: String
+    public var description: String { "\(service) changed during the unit: \(detail)" }
+}
+
 /// One generated completion as the coordinator keeps it.
 public struct SampledResponse: Sendable, Codable, Equatable {
     public var text: String
@@ -59,7 +68,9 @@ public struct RoleService: Sendable {
     }
 
     /// Samples `n` completions for each prompt. Returns them per prompt, with the prompt's token ids.
-    package func generate(prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, seed: UInt64)
+    /// With `expect`, a response from another process or model version throws `ServiceChanged`.
+    package func generate(prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, seed: UInt64,
+                          expect: ServiceState?)
         async throws -> [(promptTokenIds: [Int32], samples: [SampledResponse])] {
         let request = Components.Schemas.GenerateRequest(
             prompts: prompts, n: n, temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK,
@@ -68,6 +79,10 @@ public struct RoleService: Sendable {
         case .ok(let ok):
             let response = try ok.body.json
             guard response.results.count == prompts.count else { throw rejected("generate", "wrong number of results") }
+            if let expect, response.instanceId != expect.instanceId || Int(response.modelVersion) != expect.modelVersion {
+                throw ServiceChanged(service: name, detail: "expected instance \(expect.instanceId) at version \(expect.modelVersion), "
+                                     + "answered by \(response.instanceId) at version \(response.modelVersion)")
+            }
             return response.results.map { r in
                 (r.promptTokenIds, r.samples.map {
                     SampledResponse(text: $0.text, tokenIds: $0.tokenIds, logprobs: $0.logprobs, finishReason: $0.finishReason.rawValue)

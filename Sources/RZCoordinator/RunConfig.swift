@@ -80,6 +80,12 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     public var weightDecay: Double = 0.01
     /// `token_mean` or `seq_mean_token_mean`.
     public var aggregation = "token_mean"
+    /// Where GRPO's old log-probabilities come from: `recompute` (the trainer's forward pass at the
+    /// step, as verl/EasyR1's actor does; the same weights sampled the batch, so the ratio starts at 1)
+    /// or `sampler` (the log-probabilities the sampling request returned). `recompute` keeps a step
+    /// independent of how the sampling requests were batched on the service, which makes resumed runs
+    /// bit-identical to uninterrupted ones.
+    public var oldLogprobs = "recompute"
 
     public init() {}
 }
@@ -300,6 +306,7 @@ extension RunConfig {
             try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")
             try check(["low_var_kl", "kl", "mse", "abs", "none"].contains(o.klPenalty), "\(name).optimizer.kl_penalty is unknown")
             try check(["token_mean", "seq_mean_token_mean"].contains(o.aggregation), "\(name).optimizer.aggregation is unknown")
+            try check(["recompute", "sampler"].contains(o.oldLogprobs), "\(name).optimizer.old_logprobs must be recompute or sampler")
         }
         for (name, s) in [("challenger", challenger.sampling), ("votes", votes.sampling), ("solver", solver.sampling)] {
             try check(s.temperature >= 0 && s.topP > 0 && s.topP <= 1 && s.maxTokens >= 1 && s.maxTokens <= 4096,

@@ -218,6 +218,9 @@ final class Engine {
         batcher = ContinuousBatcher(model: loaded.model)
         modelVersion += 1
         referenceVersion = loaded.reference == nil ? nil : modelVersion
+        // Remembered steps were applied to the weights just replaced: a step retried now must be applied anew.
+        recentSteps.removeAll()
+        recentStepOrder.removeAll()
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step, referenceVersion: referenceVersion)
     }
 

@@ -97,7 +97,7 @@ package struct Handler: APIProtocol {
                 })
             }
             return .ok(.init(body: .json(.init(
-                modelVersion: Int64(r.modelVersion), seed: Int64(seed), results: results,
+                modelVersion: Int64(r.modelVersion), instanceId: host.info.instanceId, seed: Int64(seed), results: results,
                 usage: .init(promptTokens: r.promptTokens, completionTokens: r.completionTokens)))))
         }
     }
@@ -160,7 +160,7 @@ package struct Handler: APIProtocol {
         let m = r.metrics
         func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
         if !m.skipped { metrics.trainSteps.increment() }
-        return .init(modelVersion: Int64(r.modelVersion), metrics: .init(
+        return .init(modelVersion: Int64(r.modelVersion), instanceId: host.info.instanceId, metrics: .init(
             loss: finite(m.loss), policyLoss: finite(m.policyLoss), kl: finite(m.kl),
             clipFractionHigher: m.clipFractionHigher, clipFractionLower: m.clipFractionLower, gradNorm: finite(m.gradNorm),
             meanReward: m.meanReward, meanAdvantage: m.meanAdvantage, entropy: finite(m.entropy), tokens: m.tokens,

@@ -18,7 +18,7 @@ struct Coordinate: AsyncParsableCommand {
 
     @Option(help: "Run configuration file (JSON). Needed to start a run; optional when resuming.") var config: String?
     @Option(help: "Run directory.") var run: String
-    @Option(help: "Port for GET /status on 127.0.0.1 (0: any free port, -1: none).") var statusPort = 8100
+    @Option(help: "Port for GET /status on 127.0.0.1 (0: any free port, -1: none; write --status-port=-1).") var statusPort = 8100
     @Flag(inversion: .prefixedNo, help: "Progress bars on stderr (default: when stderr is a terminal).") var progress: Bool?
     @Option(help: "Override services.challenger (URL).") var challenger: String?
     @Option(parsing: .upToNextOption, help: "Override services.solvers (URLs).") var solver: [String] = []

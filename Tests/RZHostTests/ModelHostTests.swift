@@ -79,6 +79,11 @@ struct ModelHostTests {
         #expect(next.modelVersion == 2 && host.info.step == 2)
         let unkeyed = try await host.trainSFT([SFTSample(prompt: [1], target: [2])], settings: settings)
         #expect(unkeyed.modelVersion == 3)
+        // A checkpoint load replaces the weights the remembered steps were applied to: the key applies anew.
+        _ = try await host.saveCheckpoint(name: "k")
+        _ = try await host.loadCheckpoint(name: "k")
+        let replayed = try await host.trainGRPO(samples, settings: settings, idempotencyKey: "run/solver/0")
+        #expect(replayed.modelVersion == 5 && host.info.step == 4)
         await host.shutdown()
     }
 
