@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 import RZCoordinator
 import RZRewards
@@ -169,6 +172,31 @@ struct LoopTests {
         for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs after the restart") }
     }
 
+    @Test("votes fan out over every Solver endpoint, and a run with two Solvers writes what a run with one writes")
+    func twoSolvers() async throws {
+        let config = shortConfig(seed: 8)
+        var outputs: [[String: String]] = []
+        var replicaGenerations = 0
+        for count in [1, 2] {
+            let root = temporaryDirectory()
+            let challenger = try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger")
+            // Replicas load the trainer's checkpoints by name: they share its checkpoint folder.
+            var solvers: [LiveService] = []
+            for _ in 0..<count { solvers.append(try await LiveService.start(role: .solver, checkpointsDir: root + "/solver")) }
+            let services = ServiceSet(challenger: roleService("challenger", challenger.url),
+                                      solvers: solvers.enumerated().map { roleService("solver\($0.offset)", $0.element.url) })
+            let dir = root + "/run"
+            let c = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+            try await c.run()
+            if count == 2 { replicaGenerations = try generateRequests(solvers[1].url) }
+            await challenger.stop()
+            for s in solvers { await s.stop() }
+            outputs.append(try comparableRecords(dir))
+        }
+        #expect(replicaGenerations > 0, "the second Solver answered vote requests")
+        for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs with two Solvers") }
+    }
+
     @Test("a run directory refuses a different configuration")
     func differentConfigRefused() async throws {
         let pair = try await ServicePair.start()
@@ -186,4 +214,13 @@ struct LoopTests {
         _ = try Coordinator(config: moved, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
         await pair.stop()
     }
+}
+
+/// Successful generate requests a service has answered, from its Prometheus metrics.
+func generateRequests(_ url: String) throws -> Int {
+    let text = try String(contentsOf: URL(string: url + "/metrics")!, encoding: .utf8)  // a loopback URL: always valid
+    for line in text.split(separator: "\n") where line.hasPrefix("rzero_requests_total") && line.contains("operation=\"generate\"") {
+        if let value = line.split(separator: " ").last, let n = Double(value) { return Int(n) }
+    }
+    return 0
 }
