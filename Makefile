@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build build-debug run base-model eval crash-test test bench fixtures fuzz api-check serve clean
+.PHONY: build build-debug run ablations base-model eval crash-test test bench fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
@@ -15,6 +15,11 @@ build-debug:
 # The R-Zero loop on the built-in model: services on loopback, coordinator, report (scripts/run_default.sh).
 run: build-debug
 	scripts/run_default.sh
+
+# The default run and every configs/ablations/*.json over seeds 1 and 2, then one side-by-side report
+# (runs/ablations/report.html). About 2-3 minutes a run on 2 cores.
+ablations: build-debug
+	scripts/ablations.sh
 
 # Rebuild the built-in base model from its recipe (models/base/recipe.json; about 6 minutes on 2 cores).
 base-model: build-debug

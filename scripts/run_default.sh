@@ -16,6 +16,12 @@ THREADS=${THREADS:-2}
 
 [ -x "$RZERO" ] || { echo "run: $RZERO is not built (make build-debug)" >&2; exit 1; }
 [ -f "$MODEL/config.json" ] || { echo "run: no model in $MODEL (rzero pretrain --out $MODEL rebuilds it)" >&2; exit 1; }
+for port in "$CHALLENGER_PORT" "$SOLVER_PORT" "$STATUS_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "run: port $port is already in use (another run?); set CHALLENGER_PORT / SOLVER_PORT / STATUS_PORT" >&2
+    exit 1
+  fi
+done
 mkdir -p "$RUN/services"
 pids=()
 cleanup() {
@@ -39,7 +45,8 @@ for port in "$CHALLENGER_PORT" "$SOLVER_PORT"; do
 done
 
 start=$(date +%s)
-"$RZERO" coordinate --config "$CONFIG" --run "$RUN" --status-port "$STATUS_PORT" \
+# SEED_ARGS (e.g. "--seed 2") overrides the configuration's seed.
+"$RZERO" coordinate --config "$CONFIG" --run "$RUN" --status-port "$STATUS_PORT" ${SEED_ARGS:-} \
   --challenger "http://127.0.0.1:$CHALLENGER_PORT" --solver "http://127.0.0.1:$SOLVER_PORT"
 echo "run took $(( $(date +%s) - start )) s"
 "$RZERO" report --run "$RUN" >/dev/null

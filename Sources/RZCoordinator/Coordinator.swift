@@ -466,11 +466,13 @@ public final class Coordinator {
 
     func rewardSettings() -> ChallengerRewardSettings {
         let r = config.challenger.reward
-        return ChallengerRewardSettings(
+        var settings = ChallengerRewardSettings(
             uncertainty: r.uncertainty == "reference" ? .minimumOfShareAndComplement : .oneMinusTwiceDistanceFromHalf,
             repetitionWeight: r.repetitionWeight, distanceThreshold: r.distanceThreshold,
             clipping: r.clipAtZero ? .clipAtZero : .unclipped,
             formatFailure: r.formatFailure == "zero" ? .constant(0) : .minusOneMinusRepetition)
+        settings.targetShare = r.targetShare
+        return settings
     }
 
     // MARK: Pool and dataset

@@ -134,6 +134,9 @@ public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
     public var clipAtZero = true
     /// `zero` (paper) or `minus_one_minus_repetition` (reference).
     public var formatFailure = "zero"
+    /// The majority share p̂ at which r_unc peaks: ½ is the paper's 1 − 2·|p̂ − ½|; above ½ the reward
+    /// is a tent that asks for questions the Solver mostly agrees on (a label-free stabiliser).
+    public var targetShare: Double = 0.5
 
     public init() {}
 }
@@ -300,6 +303,7 @@ extension RunConfig {
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
         try check(["paper", "reference"].contains(challenger.reward.uncertainty), "challenger.reward.uncertainty must be paper or reference")
+        try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         try check(["zero", "minus_one_minus_repetition"].contains(challenger.reward.formatFailure),
                   "challenger.reward.format_failure must be zero or minus_one_minus_repetition")
         for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {

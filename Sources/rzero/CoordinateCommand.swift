@@ -20,6 +20,7 @@ struct Coordinate: AsyncParsableCommand {
     @Option(help: "Run directory.") var run: String
     @Option(help: "Port for GET /status on 127.0.0.1 (0: any free port, -1: none; write --status-port=-1).") var statusPort = 8100
     @Flag(inversion: .prefixedNo, help: "Progress bars on stderr (default: when stderr is a terminal).") var progress: Bool?
+    @Option(help: "Override the configuration's seed (when starting a run).") var seed: UInt64?
     @Option(help: "Override services.challenger (URL).") var challenger: String?
     @Option(parsing: .upToNextOption, help: "Override services.solvers (URLs).") var solver: [String] = []
 
@@ -29,6 +30,10 @@ struct Coordinate: AsyncParsableCommand {
         var runConfig: RunConfig?
         do {
             if let config { runConfig = try RunConfig.load(path: config) }
+            if let seed {
+                guard runConfig != nil else { throw ConfigError("--seed needs --config (a resumed run keeps its seed)") }
+                runConfig?.seed = seed
+            }
         } catch let e as ConfigError { throw failure(e.description) }
         let directory = RunDirectory(path: run)
         if runConfig == nil && !directory.exists { throw failure("\(run) holds no run; give --config FILE to start one") }

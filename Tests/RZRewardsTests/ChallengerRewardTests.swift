@@ -90,6 +90,26 @@ struct ChallengerRewardTests {
         #expect(reference.uncertainty == .minimumOfShareAndComplement && reference.clipping == .unclipped)
         #expect(reference.formatFailure == .minusOneMinusRepetition)
     }
+
+    @Test("a target share moves the peak of r_unc; ½ is the paper's form (hand-derived values)")
+    func targetShare() {
+        let paper = UncertaintyReward.oneMinusTwiceDistanceFromHalf
+        for step in 0...10 {
+            let p = Double(step) / 10
+            #expect(abs(paper.reward(majorityShare: p, target: 0.5) - paper.reward(majorityShare: p)) < 1e-12)
+        }
+        // Target 0.7: a tent, p/0.7 below the peak and (1 − p)/0.3 above it.
+        #expect(abs(paper.reward(majorityShare: 0.7, target: 0.7) - 1) < 1e-12)
+        #expect(abs(paper.reward(majorityShare: 0.35, target: 0.7) - 0.5) < 1e-12)
+        #expect(abs(paper.reward(majorityShare: 0.9, target: 0.7) - 1.0 / 3.0) < 1e-12)
+        #expect(abs(paper.reward(majorityShare: 1.0, target: 0.7)) < 1e-12 && abs(paper.reward(majorityShare: 0, target: 0.7)) < 1e-12)
+        var settings = ChallengerRewardSettings()
+        settings.targetShare = 0.7
+        settings.repetitionWeight = 0
+        let out = ChallengerOutput(question: "1+1", answer: nil)
+        let rewards = ChallengerReward.rewards(for: [ChallengerSample(parsed: .success(out), majorityShare: 0.9)], settings: settings)
+        #expect(abs(rewards[0].reward - 1.0 / 3.0) < 1e-12)
+    }
 }
 
 import Foundation

@@ -6,6 +6,15 @@ public enum UncertaintyReward: String, Codable, Sendable, Equatable, CaseIterabl
     /// effectively doubles the weight of the repetition penalty.
     case minimumOfShareAndComplement = "min(p,1-p)"
 
+    /// r_unc for the Solver's majority share p̂, with its peak moved to p̂ = `target` (½ is the paper's):
+    /// p̂ is first mapped piecewise-linearly so that 0, `target` and 1 go to 0, ½ and 1, making the paper's
+    /// form a tent that is 1 at `target` and 0 at p̂ ∈ {0, 1}.
+    public func reward(majorityShare p: Double, target: Double) -> Double {
+        let t = min(max(target, 0.01), 0.99)
+        let share = p <= t ? 0.5 * p / t : 0.5 + 0.5 * (p - t) / (1 - t)
+        return reward(majorityShare: share)
+    }
+
     /// r_unc for the Solver's majority share p̂.
     public func reward(majorityShare share: Double) -> Double {
         switch self {
@@ -44,6 +53,9 @@ public struct ChallengerRewardSettings: Codable, Sendable, Equatable {
     public var clipping: ChallengerRewardClipping
     /// The reward of a malformed output.
     public var formatFailure: FormatFailureReward
+    /// The majority share at which r_unc peaks (paper: ½). A label-free stabiliser: above ½ it asks for
+    /// questions the Solver mostly agrees on, whose majority answers are more often right.
+    public var targetShare: Double = 0.5
     /// What counts as malformed: the rules to pass to `ChallengerOutput.parse` when building
     /// each `ChallengerSample`, kept here so a run records them with the other settings.
     public var format: ChallengerFormatRules
@@ -134,7 +146,8 @@ public enum ChallengerReward {
                 return ChallengerRewardBreakdown(reward: reward, uncertainty: nil, repetitionPenalty: penalty,
                                                  clusterLabel: label, formatFailure: failure)
             case .success:
-                let uncertainty = settings.uncertainty.reward(majorityShare: sample.majorityShare)
+                let uncertainty = settings.targetShare == 0.5 ? settings.uncertainty.reward(majorityShare: sample.majorityShare)
+                    : settings.uncertainty.reward(majorityShare: sample.majorityShare, target: settings.targetShare)
                 var reward = uncertainty - penalty
                 if settings.clipping == .clipAtZero { reward = max(0, reward) }
                 return ChallengerRewardBreakdown(reward: reward, uncertainty: uncertainty, repetitionPenalty: penalty,
