@@ -56,10 +56,15 @@ let package = Package(
         .target(
             name: "RZTokenizer"
         ),
+        .systemLibrary(
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "RZHost",
             dependencies: [
-                "RZModel", "RZSampling", "RZTraining", "RZTokenizer",
+                "CCrypto", "RZModel", "RZSampling", "RZTraining", "RZTokenizer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -76,7 +81,7 @@ let package = Package(
         .target(
             name: "RZServer",
             dependencies: [
-                "RZAPI", "RZHost", "RZModel", "RZSampling", "RZTraining", "RZTokenizer",
+                "RZAPI", "RZClient", "RZHost", "RZModel", "RZSampling", "RZTraining", "RZTokenizer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
@@ -189,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "RZClientTests",
             dependencies: [
-                "RZClient", "RZAPI",
+                "RZClient", "RZAPI", "RZTestSupport",
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -55,6 +55,7 @@ extension Components.Schemas.ErrorCode {
         case .unsupportedMediaType: .unsupportedMediaType
         case ._internal: .internalServerError
         case .notReady, .shuttingDown, .busy: .serviceUnavailable
+        case .upstreamFailed: .badGateway
         }
     }
 }

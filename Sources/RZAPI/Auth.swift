@@ -5,11 +5,12 @@ package import Foundation
 import HTTPTypes
 package import OpenAPIRuntime
 
-/// The operations that openapi.yaml marks with `security: [bearerAuth: []]` (training, checkpoints, reference).
+/// The operations that openapi.yaml marks with `security: [bearerAuth: []]` (training, checkpoints, reference, weights).
 package enum BearerAuth {
     package static let protectedOperationIDs: Set<String> = [
         Operations.TrainGRPO.id, Operations.TrainSFT.id, Operations.ListCheckpoints.id,
         Operations.SaveCheckpoint.id, Operations.LoadCheckpoint.id, Operations.ResetReference.id,
+        Operations.GetWeights.id, Operations.SyncWeights.id,
     ]
 
     /// Compares in time independent of where the strings differ (length is not hidden).

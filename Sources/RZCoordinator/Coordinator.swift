@@ -31,6 +31,14 @@ public final class Coordinator {
     var observed: [String: ServiceState] = [:]
     /// Times a unit is re-run after a service changed under it before the run stops.
     static let unitAttempts = 5
+    /// Which trainer weights (`instance@version`) each replica was last synced to, in this process.
+    var syncedFrom: [String: String] = [:]
+    /// Replicas that failed, and until when they are left out (then probed again).
+    var replicaDownUntil: [String: Date] = [:]
+    static let replicaRetryInterval: TimeInterval = 30
+
+    /// Probes left-out replicas at the next vote instead of waiting out their back-off.
+    public func retryReplicasNow() { replicaDownUntil = [:] }
 
     /// Opens `directory`: creates a new run with `config`, or resumes the run there, which must have
     /// been created with the same configuration (`config` nil: use the recorded one).
@@ -212,9 +220,6 @@ public final class Coordinator {
         }
         state.checkpoints.removeAll { $0.name == name }
         state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration))
-        if role == .solver {
-            for replica in services.solvers.dropFirst() { try await sync(replica) }
-        }
     }
 
     // MARK: Service state
@@ -262,34 +267,39 @@ public final class Coordinator {
         return now
     }
 
-    /// Brings a Solver replica to the trainer's latest checkpoint.
+    /// Brings a Solver replica to the trainer's current weights: it pulls them by version from the
+    /// trainer (`POST /v1/weights/sync`), so replicas need no shared storage. Needs `trainerReady(.solver)` first.
     private func sync(_ replica: RoleService) async throws {
-        let expected = steps(.solver)
-        let s = try await replica.state()
-        if s.instanceId == state.instances[replica.name] && s.step == expected {
-            observed[replica.name] = s
-            return
+        let trainer = services.solvers[0]
+        guard let t = observed[trainer.name] else { throw ConfigError("internal: replica sync before the trainer was checked") }
+        let source = "\(t.instanceId)@\(t.modelVersion)"
+        var s = try await replica.state()
+        if syncedFrom[replica.name] != source || s.instanceId != state.instances[replica.name] || s.modelVersion != t.modelVersion {
+            _ = try await replica.syncWeights(source: trainer.url, version: t.modelVersion)
+            s = try await replica.state()
         }
-        guard let latest = state.checkpoints.last(where: { $0.role == "solver" && $0.step == expected }) else { return }
-        if try await replica.loadCheckpoint(latest.name) == expected {
-            let now = try await replica.state()
-            state.instances[replica.name] = now.instanceId
-            observed[replica.name] = now
-        } else {
-            logger.warning("replica cannot load the Solver checkpoint; it will not vote", metadata: ["service": "\(replica.name)"])
+        guard s.modelVersion == t.modelVersion else {
+            throw ConfigError("\(replica.name) reports version \(s.modelVersion) after syncing to \(t.modelVersion)")
         }
+        syncedFrom[replica.name] = source
+        state.instances[replica.name] = s.instanceId
+        observed[replica.name] = s
     }
 
-    /// Solvers that hold the trainer's weights (the trainer first).
+    /// Solvers that hold the trainer's weights (the trainer first). A replica that cannot be reached or
+    /// synced is left out for `replicaRetryInterval`, then tried again.
     func votingSolvers() async throws -> [RoleService] {
         var ready = [try await trainerReady(.solver)]
         for replica in services.solvers.dropFirst() {
+            if let until = replicaDownUntil[replica.name], until > Date() { continue }
             do {
                 try await sync(replica)
-                if let s = observed[replica.name], s.instanceId == state.instances[replica.name] && s.step == steps(.solver) {
-                    ready.append(replica)
+                ready.append(replica)
+                if replicaDownUntil.removeValue(forKey: replica.name) != nil {
+                    logger.info("Solver replica is back", metadata: ["service": "\(replica.name)"])
                 }
             } catch {
+                replicaDownUntil[replica.name] = Date().addingTimeInterval(Self.replicaRetryInterval)
                 logger.warning("Solver replica unavailable; voting without it", metadata: ["service": "\(replica.name)", "error": "\(error)"])
             }
         }
@@ -322,10 +332,6 @@ public final class Coordinator {
         try directory.append(record, to: "train")
         state.lastMetrics[role.rawValue] = record
         state.steps[role.rawValue] = m.step
-        if role == .solver {
-            // Replicas lag the trainer until the phase's end checkpoint; only the trainer samples meanwhile.
-            for replica in services.solvers.dropFirst() { state.instances[replica.name] = nil }
-        }
         logger.info("trained", metadata: ["role": "\(role.rawValue)", "iteration": "\(iteration)", "step": "\(step)",
                                           "reward": "\(String(format: "%.3f", m.meanReward))", "kl": "\(m.kl ?? 0)"])
     }
@@ -379,6 +385,7 @@ public final class Coordinator {
         let concurrency = config.services.concurrentRequests * solvers.count
         let logger = self.logger
         let expected = observed
+        let trainerName = services.solvers[0].name
         var responses = [[String]](repeating: [], count: questions.count)
         try await withThrowingTaskGroup(of: (Int, [[String]]).self) { group in
             var next = 0
@@ -394,8 +401,8 @@ public final class Coordinator {
                             let r = try await solver.generate(prompts: chunk.map { prompts.solverPrompt(question: $0) }, n: votes.samples,
                                                               sampling: votes.sampling, seed: chunkSeed, expect: expected[solver.name])
                             return (c, r.map { $0.samples.map(\.text) })
-                        } catch let changed as ServiceChanged {
-                            throw changed
+                        } catch let changed as ServiceChanged where solver.name == trainerName {
+                            throw changed  // the trainer restarted: the unit starts over (a replica's answer is just retried elsewhere)
                         } catch {
                             logger.warning("vote request failed", metadata: ["service": "\(solver.name)", "error": "\(error)"])
                             lastError = error

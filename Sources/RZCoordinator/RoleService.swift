@@ -40,10 +40,13 @@ public struct ServiceState: Sendable, Equatable {
 /// Transport errors (retries exhausted) propagate as thrown by the transport.
 public struct RoleService: Sendable {
     public let name: String
+    /// Base URL, as other services reach it (a replica pulls weights from its trainer's).
+    public let url: String
     let client: Client
 
-    package init(name: String, client: Client) {
+    package init(name: String, url: String, client: Client) {
         self.name = name
+        self.url = url
         self.client = client
     }
 
@@ -129,6 +132,19 @@ public struct RoleService: Sendable {
         case .unauthorized: throw rejected("loadCheckpoint", "unauthorized (set the bearer token)")
         case .undocumented(let status, _): throw rejected("loadCheckpoint", "HTTP \(status)")
         default: throw rejected("loadCheckpoint", "server error")
+        }
+    }
+
+    /// Makes this replica pull `source`'s weights at `version` and adopt them (and the version).
+    /// Returns whether the weights changed.
+    public func syncWeights(source: String, version: Int) async throws -> Bool {
+        switch try await client.syncWeights(body: .json(.init(source: source, version: Int64(version)))) {
+        case .ok(let ok): return try ok.body.json.changed
+        case .badRequest(let e): throw rejected("syncWeights", describe(e.body))
+        case .unauthorized: throw rejected("syncWeights", "unauthorized (set the bearer token)")
+        case .badGateway(let e): throw rejected("syncWeights", (try? e.body.json.error.message) ?? "upstream failed")
+        case .undocumented(let status, _): throw rejected("syncWeights", "HTTP \(status)")
+        default: throw rejected("syncWeights", "server error")
         }
     }
 

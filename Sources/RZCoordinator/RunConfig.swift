@@ -28,9 +28,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
 public struct ServicesConfig: Codable, Sendable, Equatable {
     /// Base URL of the Challenger service.
     public var challenger = "http://127.0.0.1:8101"
-    /// Base URLs of the Solver services. The first is the trainer; all of them sample votes (they
-    /// load the trainer's checkpoint after each Solver phase, so they must share its checkpoint
-    /// directory).
+    /// Base URLs of the Solver services. The first is the trainer; all of them sample votes. The
+    /// others are replicas: before they vote they pull the trainer's current weights by version
+    /// (`POST /v1/weights/sync`), so they must be able to reach the trainer at this URL.
     public var solvers = ["http://127.0.0.1:8102"]
     /// Name of the environment variable holding the bearer token for training calls (unset: none).
     public var tokenEnv = "RZERO_TOKEN"
@@ -39,6 +39,9 @@ public struct ServicesConfig: Codable, Sendable, Equatable {
     public var requestTimeoutSeconds: Double = 900
     /// How long a call keeps retrying a service that is down or restarting before the run stops.
     public var retryForSeconds: Double = 300
+    /// How long a call to a Solver replica keeps retrying before the replica is left out (for 30 s,
+    /// then probed again). Trainers use `retry_for_seconds`: the run waits for them.
+    public var replicaRetryForSeconds: Double = 3
     /// Sampling requests in flight per Solver service (the service batches them together).
     public var concurrentRequests = 4
 
@@ -286,7 +289,8 @@ extension RunConfig {
             try check(URL(string: url)?.host != nil && (url.hasPrefix("http://") || url.hasPrefix("https://")),
                       "service URL \"\(url)\" is not an http(s) URL")
         }
-        try check(services.connectTimeoutSeconds > 0 && services.requestTimeoutSeconds > 0 && services.retryForSeconds >= 0,
+        try check(services.connectTimeoutSeconds > 0 && services.requestTimeoutSeconds > 0 && services.retryForSeconds >= 0
+                  && services.replicaRetryForSeconds >= 0,
                   "services timeouts must be positive")
         try check(services.concurrentRequests >= 1 && services.concurrentRequests <= 64, "services.concurrent_requests must be 1…64")
         try check(prompts.kind == .chat || prompts.solverTemplate.contains("{question}"),

@@ -22,6 +22,8 @@ final class Engine {
     private var recentSteps: [String: TrainResult] = [:]
     private var recentStepOrder: [String] = []
     static let rememberedSteps = 256
+    /// The serialised weights of the current version, kept while replicas pull them.
+    var weightsCache: WeightsSnapshot?
 
     init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, logger: Logger) {
         self.trainer = trainer
@@ -202,6 +204,15 @@ final class Engine {
         try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
                                    metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""])
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
+    }
+
+    /// After the weights were replaced from outside (a replica adopting its trainer's weights): take the
+    /// source's version, and forget what described the old weights.
+    func setVersionAfterExternalChange(_ version: Int) {
+        modelVersion = version
+        weightsCache = nil
+        recentSteps.removeAll()
+        recentStepOrder.removeAll()
     }
 
     func load(name: String) throws -> CheckpointInfo {

@@ -109,6 +109,17 @@ public final class ModelHost: Sendable {
         return try await run(mutating: true) { engine in try engine.load(name: name) }
     }
 
+    /// The current weights as safetensors bytes with their SHA-256, if `version` is the current version.
+    public func weights(version: Int) async throws -> WeightsSnapshot {
+        try await run(mutating: false) { engine in try engine.weights(version: version) }
+    }
+
+    /// Adopts another service's weights (a safetensors file for this architecture) and its `version`,
+    /// after in-flight generations finish. Returns the new model version.
+    public func adoptWeights(_ data: Data, version: Int) async throws -> Int {
+        try await run(mutating: true) { engine in try engine.adoptWeights(data, version: version) }
+    }
+
     public func listCheckpoints() async throws -> [CheckpointInfo] {
         try await run(mutating: false) { engine in engine.listCheckpoints() }
     }

@@ -93,7 +93,7 @@ package func buildApplication(
     let router = Router()
     router.add(middleware: JSONRouterErrorMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes))
-    let handler = Handler(host: host, metrics: metrics, maxBodyBytes: config.maxBodyBytes)
+    let handler = Handler(host: host, metrics: metrics, maxBodyBytes: config.maxBodyBytes, upstreamToken: config.token)
     let errorLogger = logger
     try handler.registerHandlers(on: router, middlewares: [
         JSONErrorMiddleware(onInternalError: { operation, error in

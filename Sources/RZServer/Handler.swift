@@ -41,10 +41,14 @@ package struct Handler: APIProtocol {
     package let metrics: ServerMetrics
     package let maxBodyBytes: Int
 
-    package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int) {
+    /// Pulls weights from other services for `syncWeights`.
+    package let weightsFetcher: WeightsFetcher
+
+    package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int, upstreamToken: String? = nil) {
         self.host = host
         self.metrics = metrics
         self.maxBodyBytes = maxBodyBytes
+        self.weightsFetcher = WeightsFetcher(token: upstreamToken)
     }
 
     /// Counts and times an operation; maps host errors to API errors.
@@ -223,6 +227,44 @@ package struct Handler: APIProtocol {
             .ok(.init(body: .json(.init(referenceVersion: Int64(try await host.resetReference())))))
         }
     }
+
+    // MARK: Weights (replicas)
+
+    package func getWeights(_ input: Operations.GetWeights.Input) async throws -> Operations.GetWeights.Output {
+        try await measured(Operations.GetWeights.id) {
+            guard input.path.version >= 0, input.path.version <= Int64(Int.max) else { throw APIError.invalidRequest("version must be ≥ 0") }
+            let w = try await host.weights(version: Int(input.path.version))
+            return .ok(.init(headers: .init(xWeightsSha256: w.sha256, xModelVersion: Int64(w.version)),
+                             body: .binary(HTTPBody(w.data))))
+        }
+    }
+
+    package func syncWeights(_ input: Operations.SyncWeights.Input) async throws -> Operations.SyncWeights.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        return try await measured(Operations.SyncWeights.id) {
+            guard let source = URL(string: body.source), let scheme = source.scheme, ["http", "https"].contains(scheme), source.host != nil else {
+                throw APIError.invalidRequest("source must be an http(s) URL")
+            }
+            guard body.version >= 0, body.version <= Int64(Int.max) else { throw APIError.invalidRequest("version must be ≥ 0") }
+            let version = Int(body.version)
+            let started = DispatchTime.now().uptimeNanoseconds
+            let fetched = try await weightsFetcher.fetch(from: source, version: version)
+            let current = host.info
+            if current.modelVersion == version, let mine = try? await host.weights(version: version), mine.sha256 == fetched.sha256 {
+                return .ok(.init(body: .json(.init(modelVersion: Int64(version), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
+                                                   seconds: Self.seconds(since: started), changed: false))))
+            }
+            let adopted: Int
+            do { adopted = try await host.adoptWeights(fetched.data, version: version) } catch let e as HostError {
+                if case .invalidRequest(let m) = e { throw APIError(.upstreamFailed, "\(body.source): \(m)") }
+                throw e
+            }
+            return .ok(.init(body: .json(.init(modelVersion: Int64(adopted), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
+                                               seconds: Self.seconds(since: started), changed: true))))
+        }
+    }
+
+    private static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
     // MARK: Introspection
 

@@ -70,6 +70,17 @@ struct ExampleAPI: APIProtocol {
         .ok(.init(body: .json(try spec.example("POST /v1/reference/reset 200", as: S.ReferenceReset.self))))
     }
 
+    func getWeights(_ input: Operations.GetWeights.Input) async throws -> Operations.GetWeights.Output {
+        guard input.path.version == 12 else { throw APIError.notFound("no weights at version \(input.path.version) (current: 12)") }
+        return .ok(.init(headers: .init(xWeightsSha256: String(repeating: "0", count: 64), xModelVersion: 12), body: .binary(HTTPBody([1, 2, 3]))))
+    }
+
+    func syncWeights(_ input: Operations.SyncWeights.Input) async throws -> Operations.SyncWeights.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        recorder.record("syncWeights", body)
+        return .ok(.init(body: .json(try spec.example("POST /v1/weights/sync 200", as: S.WeightsSynced.self))))
+    }
+
     func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
         .ok(.init(body: .json(try spec.example("GET /v1/model 200", as: S.ModelInfo.self))))
     }

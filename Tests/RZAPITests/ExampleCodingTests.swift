@@ -33,6 +33,9 @@ private let exampleTypes: [String: @Sendable (JSONValue) throws -> JSONValue] = 
         "GET /healthz 200": roundTrip(S.HealthStatus.self),
         "GET /readyz 200": roundTrip(S.HealthStatus.self),
         "GET /metrics 200": { $0 },  // text/plain
+        "GET /v1/weights/{version} 200": { $0 },  // application/octet-stream
+        "POST /v1/weights/sync request": roundTrip(S.WeightsSyncRequest.self),
+        "POST /v1/weights/sync 200": roundTrip(S.WeightsSynced.self),
     ]
     for key in Spec.shared.examples.keys {
         if let status = Int(key.split(separator: " ").last!), status >= 400 { m[key] = roundTrip(S.ErrorResponse.self) }
@@ -71,7 +74,7 @@ struct ExampleCodingTests {
                 }
             }
         }
-        #expect(operations == 12)
+        #expect(operations == 14)
     }
 
     @Test("every error code in the spec has a status, and the documented 4xx/5xx examples agree with it")
@@ -81,7 +84,8 @@ struct ExampleCodingTests {
             let body = try Coding.decoder.decode(S.ErrorResponse.self, from: example.data())
             #expect(Int(body.error.code.status.code) == status, "\(key): code \(body.error.code.rawValue)")
         }
-        #expect(S.ErrorCode.allCases.count == 13)
+        #expect(S.ErrorCode.allCases.count == 14)
+        #expect(S.ErrorCode.upstreamFailed.status.code == 502)
         #expect(S.ErrorCode.invalidJson.status == .badRequest)
         #expect(S.ErrorCode.payloadTooLarge.status.code == 413)
         #expect(S.ErrorCode.busy.status.code == 503)

@@ -4,6 +4,7 @@ import Logging
 import OpenAPIRuntime
 import RZAPI
 import RZClient
+import RZTestSupport
 import Testing
 
 private func transport(timeout: Duration = .seconds(10), retry: RetryPolicy = .standard) -> CurlTransport {

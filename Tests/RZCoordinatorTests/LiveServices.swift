@@ -63,9 +63,9 @@ final class LiveService: @unchecked Sendable {
         self.host = host
     }
 
-    static func start(role: Role, modelDir: String = ToyModel.folder, checkpointsDir: String) async throws -> LiveService {
+    static func start(role: Role, modelDir: String = ToyModel.folder, checkpointsDir: String, port: Int = 0) async throws -> LiveService {
         var config = ServerConfig(modelDir: modelDir, checkpointsDir: checkpointsDir)
-        config.port = 0
+        config.port = port
         config.role = role
         var logger = Logger(label: "rzero.test.\(role.rawValue)")
         logger.logLevel = .warning
@@ -104,14 +104,14 @@ struct ServicePair {
     }
 }
 
-func roleService(_ name: String, _ url: String) -> RoleService {
-    var settings = CurlTransport.Settings(connectTimeout: .seconds(2), timeout: .seconds(120), retry: .waitingFor(.seconds(10)))
+func roleService(_ name: String, _ url: String, retryFor: Duration = .seconds(10)) -> RoleService {
+    var settings = CurlTransport.Settings(connectTimeout: .seconds(2), timeout: .seconds(120), retry: .waitingFor(retryFor))
     settings.maxIdleHandles = 8
     var logger = Logger(label: "rzero.test.client")
     logger.logLevel = .error
     // A URL built from "http://127.0.0.1:<port>" is always valid.
     let endpoint = ServiceEndpoint(name: name, baseURL: URL(string: url)!)
-    return RoleService(name: endpoint.displayName, client: endpoint.makeClient(settings: settings, logger: logger))
+    return RoleService(name: endpoint.displayName, url: url, client: endpoint.makeClient(settings: settings, logger: logger))
 }
 
 /// A short run configuration over the toy model.

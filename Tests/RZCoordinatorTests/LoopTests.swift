@@ -180,9 +180,9 @@ struct LoopTests {
         for count in [1, 2] {
             let root = temporaryDirectory()
             let challenger = try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger")
-            // Replicas load the trainer's checkpoints by name: they share its checkpoint folder.
+            // Replicas pull the trainer's weights over HTTP: no shared folder.
             var solvers: [LiveService] = []
-            for _ in 0..<count { solvers.append(try await LiveService.start(role: .solver, checkpointsDir: root + "/solver")) }
+            for i in 0..<count { solvers.append(try await LiveService.start(role: .solver, checkpointsDir: root + "/solver\(i)")) }
             let services = ServiceSet(challenger: roleService("challenger", challenger.url),
                                       solvers: solvers.enumerated().map { roleService("solver\($0.offset)", $0.element.url) })
             let dir = root + "/run"
@@ -195,6 +195,45 @@ struct LoopTests {
         }
         #expect(replicaGenerations > 0, "the second Solver answered vote requests")
         for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs with two Solvers") }
+    }
+
+    @Test("a Solver replica that dies is left out, the run goes on, and the replica is used again when it returns")
+    func replicaDiesAndReturns() async throws {
+        let config = shortConfig(seed: 8)
+        let root = temporaryDirectory()
+        let challenger = try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger")
+        let trainer = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver0")
+        var replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1")
+        let replicaURL = replica.url
+        let port = try #require(Int(replicaURL.split(separator: ":").last ?? ""))
+        let services = ServiceSet(challenger: roleService("challenger", challenger.url),
+                                  solvers: [roleService("solver0", trainer.url), roleService("solver1", replicaURL, retryFor: .milliseconds(300))])
+        let dir = root + "/run"
+        let plan = config.plan()
+        let firstPool = try #require(plan.firstIndex(of: .poolChunk(iteration: 1, chunk: 0)))
+        let secondIteration = try #require(plan.firstIndex(of: .beginPhase(role: .challenger, iteration: 2)))
+        let c = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        try await c.run(maxUnits: firstPool)
+        await replica.stop()                      // dies before the first pool's votes
+        try await c.run(maxUnits: secondIteration - firstPool)
+        replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1-new", port: port)
+        c.retryReplicasNow()                      // do not wait out the 30 s back-off in a test
+        try await c.run()
+        #expect(c.isFinished)
+        #expect(try generateRequests(replica.url) > 0, "the returned replica voted again")
+        await challenger.stop()
+        await trainer.stop()
+        await replica.stop()
+        // The same records as an uninterrupted single-Solver run (votes do not depend on who answers).
+        let pair = try await ServicePair.start()
+        let single = temporaryDirectory() + "/run"
+        let s = try Coordinator(config: config, directory: RunDirectory(path: single),
+                                services: ServiceSet(challenger: roleService("challenger", pair.challenger.url),
+                                                     solvers: [roleService("solver", pair.solver.url)]), logger: quietLogger())
+        try await s.run()
+        await pair.stop()
+        let a = try comparableRecords(dir), b = try comparableRecords(single)
+        for key in a.keys.sorted() { #expect(a[key] == b[key], "\(key) differs") }
     }
 
     @Test("a run directory refuses a different configuration")

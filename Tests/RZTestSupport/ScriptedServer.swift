@@ -8,15 +8,15 @@ import Glibc
 /// response cut off half-way, or a connection closed without a word. It speaks just enough HTTP for
 /// libcurl (request line, headers, `Content-Length` bodies, keep-alive) and counts what it saw, so the
 /// transport's retries and connection reuse can be checked from the server's side.
-final class ScriptedServer: Sendable {
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var headers: [String: String]  // lower-cased names
-        var body: Data
+public final class ScriptedServer: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [String: String]  // lower-cased names
+        public var body: Data
     }
 
-    enum Action: Sendable {
+    public enum Action: Sendable {
         case respond(status: Int, headers: [String: String] = [:], body: Data = Data())
         /// Wait, then respond (a slow server).
         case delay(seconds: Double, then: Response)
@@ -25,27 +25,31 @@ final class ScriptedServer: Sendable {
         /// Close the connection without answering (a process killed while it worked on the request).
         case closeWithoutAnswer
 
-        struct Response: Sendable {
-            var status: Int
-            var body: Data
+        public struct Response: Sendable {
+            public var status: Int
+            public var body: Data
+            public init(status: Int, body: Data) {
+                self.status = status
+                self.body = body
+            }
         }
 
-        static func json(_ status: Int, _ text: String) -> Action {
+        public static func json(_ status: Int, _ text: String) -> Action {
             .respond(status: status, headers: ["Content-Type": "application/json"], body: Data(text.utf8))
         }
     }
 
     /// `(request, n)`: n is 1 for the first request to this path, 2 for the second, ...
-    typealias Script = @Sendable (Request, Int) -> Action
+    public typealias Script = @Sendable (Request, Int) -> Action
 
-    let port: Int
+    public let port: Int
     private let listener: Int32
     private let script: Script
     private let counts = Mutex<[String: Int]>([:])
     private let connectionCount = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    init(port requested: Int = 0, script: @escaping Script) throws {
+    public init(port requested: Int = 0, script: @escaping Script) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         var yes: Int32 = 1
@@ -69,15 +73,15 @@ final class ScriptedServer: Sendable {
         thread.start()
     }
 
-    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }  // a literal address and port: always valid
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }  // a literal address and port: always valid
 
     /// Requests seen for `path` so far.
-    func requests(_ path: String) -> Int { counts.withLock { $0[path] ?? 0 } }
+    public func requests(_ path: String) -> Int { counts.withLock { $0[path] ?? 0 } }
 
     /// TCP connections accepted so far.
-    var connections: Int { connectionCount.load(ordering: .relaxed) }
+    public var connections: Int { connectionCount.load(ordering: .relaxed) }
 
-    func stop() {
+    public func stop() {
         stopped.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
