@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build build-debug run ablations base-model eval crash-test test bench fixtures fuzz api-check serve clean
+.PHONY: build build-debug run ablations base-model eval crash-test multihost-test test bench fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
@@ -32,6 +32,11 @@ eval: build-debug
 # SIGKILL the coordinator at >= 10 random moments (and a service once) and compare with an uninterrupted run.
 crash-test: build-debug
 	$(PYTHON) scripts/crash_test.py --rzero .build/debug/rzero --model models/base
+
+# Challenger, two Solver replicas and the coordinator in four network namespaces; cuts a replica off
+# mid-run (needs root; prints SKIP otherwise).
+multihost-test: build-debug
+	$(PYTHON) scripts/multihost_test.py --rzero .build/debug/rzero --model models/base
 
 # Build once for tests, then run without rebuilding (alternating build/test configurations rebuilds).
 test:

@@ -35,7 +35,6 @@ public final class Coordinator {
     var syncedFrom: [String: String] = [:]
     /// Replicas that failed, and until when they are left out (then probed again).
     var replicaDownUntil: [String: Date] = [:]
-    static let replicaRetryInterval: TimeInterval = 30
 
     /// Probes left-out replicas at the next vote instead of waiting out their back-off.
     public func retryReplicasNow() { replicaDownUntil = [:] }
@@ -88,6 +87,8 @@ public final class Coordinator {
     /// kill: it continues from the last committed unit.
     public func run(maxUnits: Int? = nil) async throws {
         status.update { $0.state = "running" }
+        logger.info("run", metadata: ["run": "\(state.runId)", "unit": "\(state.nextUnit)/\(plan.count)",
+                                      "challenger": "\(services.challenger.url)", "solvers": "\(services.solvers.map(\.url))"])
         var unitSeconds: [String: [Double]] = [:]
         var done = 0
         while state.nextUnit < plan.count {
@@ -287,7 +288,7 @@ public final class Coordinator {
     }
 
     /// Solvers that hold the trainer's weights (the trainer first). A replica that cannot be reached or
-    /// synced is left out for `replicaRetryInterval`, then tried again.
+    /// synced is left out for `services.replica_retry_interval_seconds`, then tried again.
     func votingSolvers() async throws -> [RoleService] {
         var ready = [try await trainerReady(.solver)]
         for replica in services.solvers.dropFirst() {
@@ -299,7 +300,7 @@ public final class Coordinator {
                     logger.info("Solver replica is back", metadata: ["service": "\(replica.name)"])
                 }
             } catch {
-                replicaDownUntil[replica.name] = Date().addingTimeInterval(Self.replicaRetryInterval)
+                replicaDownUntil[replica.name] = Date().addingTimeInterval(config.services.replicaRetryIntervalSeconds)
                 logger.warning("Solver replica unavailable; voting without it", metadata: ["service": "\(replica.name)", "error": "\(error)"])
             }
         }

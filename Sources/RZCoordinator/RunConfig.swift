@@ -42,6 +42,11 @@ public struct ServicesConfig: Codable, Sendable, Equatable {
     /// How long a call to a Solver replica keeps retrying before the replica is left out (for 30 s,
     /// then probed again). Trainers use `retry_for_seconds`: the run waits for them.
     public var replicaRetryForSeconds: Double = 3
+    /// Per attempt, for replicas: a replica that is cut off mid-request is given up after this long and
+    /// its votes are asked of another Solver (a vote request on a 2-core CPU takes seconds, not minutes).
+    public var replicaRequestTimeoutSeconds: Double = 120
+    /// How long a replica that failed is left out before it is probed again.
+    public var replicaRetryIntervalSeconds: Double = 30
     /// Sampling requests in flight per Solver service (the service batches them together).
     public var concurrentRequests = 4
 
@@ -290,7 +295,8 @@ extension RunConfig {
                       "service URL \"\(url)\" is not an http(s) URL")
         }
         try check(services.connectTimeoutSeconds > 0 && services.requestTimeoutSeconds > 0 && services.retryForSeconds >= 0
-                  && services.replicaRetryForSeconds >= 0,
+                  && services.replicaRetryForSeconds >= 0 && services.replicaRequestTimeoutSeconds > 0
+                  && services.replicaRetryIntervalSeconds >= 0,
                   "services timeouts must be positive")
         try check(services.concurrentRequests >= 1 && services.concurrentRequests <= 64, "services.concurrent_requests must be 1…64")
         try check(prompts.kind == .chat || prompts.solverTemplate.contains("{question}"),

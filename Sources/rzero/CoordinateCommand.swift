@@ -76,25 +76,24 @@ struct Coordinate: AsyncParsableCommand {
 
     func makeServices(_ s: ServicesConfig, logger: Logger) throws -> ServiceSet {
         let token = ProcessInfo.processInfo.environment[s.tokenEnv].flatMap { $0.isEmpty ? nil : $0 }
-        func settings(retryFor seconds: Double) -> CurlTransport.Settings {
+        func settings(retryFor seconds: Double, timeout: Double) -> CurlTransport.Settings {
             var settings = CurlTransport.Settings(connectTimeout: .milliseconds(Int64(s.connectTimeoutSeconds * 1000)),
-                                                  timeout: .milliseconds(Int64(s.requestTimeoutSeconds * 1000)),
+                                                  timeout: .milliseconds(Int64(timeout * 1000)),
                                                   retry: .waitingFor(.milliseconds(Int64(seconds * 1000))))
             settings.maxIdleHandles = max(16, s.concurrentRequests * 2)
             return settings
         }
-        func service(_ role: String, _ url: String, retryFor seconds: Double) throws -> RoleService {
+        func service(_ role: String, _ url: String, replica: Bool) throws -> RoleService {
             guard let base = URL(string: url) else { throw failure("bad service URL \(url)") }
             let endpoint = ServiceEndpoint(name: role, baseURL: base, token: token)
-            return RoleService(name: endpoint.displayName, url: url,
-                               client: endpoint.makeClient(settings: settings(retryFor: seconds), logger: logger))
+            let transport = replica ? settings(retryFor: s.replicaRetryForSeconds, timeout: s.replicaRequestTimeoutSeconds)
+                : settings(retryFor: s.retryForSeconds, timeout: s.requestTimeoutSeconds)
+            return RoleService(name: endpoint.displayName, url: url, client: endpoint.makeClient(settings: transport, logger: logger))
         }
         // The run waits for a trainer that is down; a replica that is down is left out instead.
         return ServiceSet(
-            challenger: try service("challenger", s.challenger, retryFor: s.retryForSeconds),
-            solvers: try s.solvers.enumerated().map { i, url in
-                try service(i == 0 ? "solver" : "solver\(i)", url, retryFor: i == 0 ? s.retryForSeconds : s.replicaRetryForSeconds)
-            })
+            challenger: try service("challenger", s.challenger, replica: false),
+            solvers: try s.solvers.enumerated().map { i, url in try service(i == 0 ? "solver" : "solver\(i)", url, replica: i > 0) })
     }
 }
 
