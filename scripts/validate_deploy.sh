@@ -62,13 +62,13 @@ if [ "$FRESH" = 1 ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$STAMP_WANT"
   # --target`, which needs only pip and is allowed on an externally managed Python.
   if "$PYTHON" -m venv "$VENV" >/dev/null 2>&1 && [ -x "$VENV/bin/python" ]; then
     MODE=venv
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${REQUIREMENTS[@]}" \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore "${REQUIREMENTS[@]}" \
       || { echo "validate_deploy: pip install failed" >&2; exit 2; }
   else
     rm -rf "$VENV"
     MODE=target
     mkdir -p "$VENV"
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --target "$VENV/site" "${REQUIREMENTS[@]}" \
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore --target "$VENV/site" "${REQUIREMENTS[@]}" \
       || { echo "validate_deploy: pip install --target failed" >&2; exit 2; }
     echo target > "$VENV/mode"
   fi
@@ -708,11 +708,12 @@ def _(problems):
             solver_deps = [d for d in deps if d.startswith("rzero-solver")]
             if not solver_deps:
                 problems.append(f"{u}: does not Want and come After a rzero-solver unit")
-            for d in deps:
+        for k in ("Wants", "After", "Requires", "BindsTo", "PartOf", "Before"):
+            for d in " ".join(values(unit, k)).split():
                 if d.startswith("rzero-"):
                     tmpl = re.sub(r"@[^.]+\.service$", "@.service", d)
                     if not os.path.isfile(os.path.join(SYSTEMD, tmpl)):
-                        problems.append(f"{u}: depends on {d}, which no unit file here provides")
+                        problems.append(f"{u}: {k}={d}, which no unit file here provides")
 
 
 @check("systemd: rzero.env.example (KEY=VALUE lines, RZERO_TOKEN present) and sysusers entry")

@@ -31,13 +31,21 @@ public enum SHA256Digest {
 }
 
 extension Engine {
+    /// A fresh folder for staging weight files, under the checkpoint folder: a service needs that one
+    /// writable anyway, while /tmp may be read-only (containers with a read-only root file system).
+    func stagingDirectory(_ kind: String) throws -> String {
+        let dir = checkpointsDir + "/.staging/\(kind)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
     /// The current weights, if `version` is the current one (serialised once per version).
     func weights(version: Int) throws -> WeightsSnapshot {
         guard version == modelVersion else {
             throw HostError.notFound("no weights at version \(version) (current: \(modelVersion))")
         }
         if let cached = weightsCache, cached.version == version { return cached }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-weights-\(UUID().uuidString)").path
+        let dir = try stagingDirectory("weights")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try ModelFolder.save(model, to: dir)
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
@@ -49,9 +57,8 @@ extension Engine {
     /// Replaces the weights with `data` (a safetensors file for this architecture) and takes `version`
     /// as the model version. All-or-nothing: the file is read into a scratch model and checked first.
     func adoptWeights(_ data: Data, version: Int) throws -> Int {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-adopt-\(UUID().uuidString)").path
+        let dir = try stagingDirectory("adopt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
         let scratch = try Qwen3Model(config: model.config)
         do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {

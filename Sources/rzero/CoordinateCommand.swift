@@ -56,6 +56,21 @@ struct Coordinate: AsyncParsableCommand {
             print("run \(run) is already finished; `rzero report --run \(run)` writes its report")
             return
         }
+        // SIGTERM/SIGINT stop the run at once: the run directory is consistent at every moment (a unit in
+        // progress is redone on resume), so there is nothing to drain. Without handlers a coordinator that
+        // is a container's first process would ignore SIGTERM.
+        let signalSources = [Int32(SIGTERM), Int32(SIGINT)].map { (sig: Int32) -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            let runPath = run
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("\nstopped by signal \(sig); resume with: rzero coordinate --run \(runPath)\n".utf8))
+                Foundation.exit(128 + sig)
+            }
+            source.resume()
+            return source
+        }
+        defer { signalSources.forEach { $0.cancel() } }
         let statusTask = statusPort >= 0 ? Task { try await serveStatus(status, port: statusPort, logger: logger) } : nil
         let showProgress = progress ?? (isatty(STDERR_FILENO) == 1)
         let progressTask = showProgress ? Task { await drawProgress(status) } : nil
