@@ -41,6 +41,21 @@ struct ConfigTests {
         #expect(!c.plan().contains { if case .challengerSample = $0 { return true } else { return false } })
     }
 
+    @Test("every configuration shipped in configs/ parses, and the ablations differ from the default where they say")
+    func shippedConfigurations() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let main = try RunConfig.load(path: root + "/configs/default.json")
+        #expect(main.evaluation.datasets == ["models/base/heldout.jsonl"] && main.iterations == 3)
+        let names = try FileManager.default.contentsOfDirectory(atPath: root + "/configs/ablations").filter { $0.hasSuffix(".json") }
+        #expect(names.count >= 7)
+        for name in names {
+            let c = try RunConfig.load(path: root + "/configs/ablations/" + name)
+            #expect(c != main, "\(name) is the default configuration")
+        }
+        let base = try RunConfig.load(path: root + "/configs/ablations/base-challenger.json")
+        #expect(!base.challenger.train && base.pool == main.pool)
+    }
+
     @Test("derived seeds differ per unit and repeat exactly")
     func seeds() {
         #expect(UnitSeed.derive(1, 2, 3) == UnitSeed.derive(1, 2, 3))
