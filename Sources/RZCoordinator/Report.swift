@@ -253,10 +253,23 @@ public enum Report {
             s += "<text x=\"\(left - 4)\" y=\"\(y + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>"
             s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - right)\" y2=\"\(y)\" stroke=\"#eee\"/>"
         }
-        s += "<text x=\"\(left)\" y=\"\(height - 6)\">\(String(format: "%.3g", xMin))</text>"
-        s += "<text x=\"\(width - right)\" y=\"\(height - 6)\" text-anchor=\"end\">\(String(format: "%.3g", xMax))</text>"
+        // Every integer on a short axis (iterations), else the two ends (steps).
+        let everyInteger = xMax - xMin <= 12 && xMin == xMin.rounded()
+        let xTicks = everyInteger ? stride(from: xMin, through: xMax, by: 1).map { $0 } : [xMin, xMax]
+        for x in xTicks {
+            let px = left + (width - left - right) * (x - xMin) / max(xMax - xMin, 1e-9)
+            s += "<text x=\"\(px)\" y=\"\(height - 6)\" text-anchor=\"middle\">\(String(format: "%.3g", x))</text>"
+        }
         s += "<text x=\"12\" y=\"\(top + (height - top - bottom) / 2)\" transform=\"rotate(-90 12 \(top + (height - top - bottom) / 2))\" text-anchor=\"middle\">\(esc(yLabel))</text>"
         return s
+    }
+
+    /// The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least `raw` (a readable grid step).
+    static func niceStep(_ raw: Double) -> Double {
+        guard raw > 0, raw.isFinite else { return 1 }
+        let magnitude = pow(10, (log10(raw)).rounded(.down))
+        for m in [1, 2, 2.5, 5, 10] where m * magnitude >= raw * (1 - 1e-12) { return m * magnitude }
+        return 10 * magnitude
     }
 
     static func lineChart(_ title: String, yLabel: String, series: [(String, [(Double, Double)])]) -> String {
@@ -266,6 +279,7 @@ public enum Report {
         var yMin = min(0, ys.min() ?? 0), yMax = ys.max() ?? 1
         if yMax - yMin < 1e-9 { yMax = yMin + 1 }
         yMin = yMin < 0 ? yMin : 0
+        yMax = yMin + 4 * niceStep((yMax - yMin) / 4)
         let xMin = xs.min() ?? 0, xMax = max((xs.max() ?? 1), xMin + 1)
         func px(_ x: Double) -> Double { left + (width - left - right) * (x - xMin) / (xMax - xMin) }
         func py(_ y: Double) -> Double { height - bottom - (height - bottom - top) * (y - yMin) / (yMax - yMin) }
