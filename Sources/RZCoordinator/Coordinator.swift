@@ -4,14 +4,22 @@ import RZAPI
 import RZModel
 import RZRewards
 
-/// The services of a run: one Challenger, one or more Solvers (the first trains, all vote).
+/// The services of a run: one or more Challengers and one or more Solvers. The first of each role
+/// trains; the others are replicas that pull its weights by version and share its sampling.
 public struct ServiceSet: Sendable {
     public var challenger: RoleService
+    public var challengerReplicas: [RoleService]
     public var solvers: [RoleService]
 
-    public init(challenger: RoleService, solvers: [RoleService]) {
+    public init(challenger: RoleService, challengerReplicas: [RoleService] = [], solvers: [RoleService]) {
         self.challenger = challenger
+        self.challengerReplicas = challengerReplicas
         self.solvers = solvers
+    }
+
+    /// The role's services, trainer first.
+    public func all(_ role: WorkUnit.Role) -> [RoleService] {
+        role == .challenger ? [challenger] + challengerReplicas : solvers
     }
 }
 
@@ -268,10 +276,10 @@ public final class Coordinator {
         return now
     }
 
-    /// Brings a Solver replica to the trainer's current weights: it pulls them by version from the
-    /// trainer (`POST /v1/weights/sync`), so replicas need no shared storage. Needs `trainerReady(.solver)` first.
-    private func sync(_ replica: RoleService) async throws {
-        let trainer = services.solvers[0]
+    /// Brings a replica to its trainer's current weights: it pulls them by version from the trainer
+    /// (`POST /v1/weights/sync`), so replicas need no shared storage. Needs `trainerReady(role)` first.
+    private func sync(_ replica: RoleService, role: WorkUnit.Role) async throws {
+        let trainer = trainer(role)
         guard let t = observed[trainer.name] else { throw ConfigError("internal: replica sync before the trainer was checked") }
         let source = "\(t.instanceId)@\(t.modelVersion)"
         var s = try await replica.state()
@@ -287,24 +295,71 @@ public final class Coordinator {
         observed[replica.name] = s
     }
 
-    /// Solvers that hold the trainer's weights (the trainer first). A replica that cannot be reached or
-    /// synced is left out for `services.replica_retry_interval_seconds`, then tried again.
-    func votingSolvers() async throws -> [RoleService] {
-        var ready = [try await trainerReady(.solver)]
-        for replica in services.solvers.dropFirst() {
+    /// The role's services that hold its trainer's current weights (the trainer first). A replica that
+    /// cannot be reached or synced is left out for `services.replica_retry_interval_seconds`, then tried again.
+    func samplers(_ role: WorkUnit.Role) async throws -> [RoleService] {
+        var ready = [try await trainerReady(role)]
+        for replica in services.all(role).dropFirst() {
             if let until = replicaDownUntil[replica.name], until > Date() { continue }
             do {
-                try await sync(replica)
+                try await sync(replica, role: role)
                 ready.append(replica)
                 if replicaDownUntil.removeValue(forKey: replica.name) != nil {
-                    logger.info("Solver replica is back", metadata: ["service": "\(replica.name)"])
+                    logger.info("replica is back", metadata: ["service": "\(replica.name)"])
                 }
             } catch {
                 replicaDownUntil[replica.name] = Date().addingTimeInterval(config.services.replicaRetryIntervalSeconds)
-                logger.warning("Solver replica unavailable; voting without it", metadata: ["service": "\(replica.name)", "error": "\(error)"])
+                logger.warning("replica unavailable; sampling without it", metadata: ["service": "\(replica.name)", "error": "\(brief(error))"])
             }
         }
         return ready
+    }
+
+    typealias Sampled = [(promptTokenIds: [Int32], samples: [SampledResponse])]
+
+    /// `n` samples for each prompt, in fixed requests of `perRequest` prompts (request c drawn with
+    /// `seedOf(c)`) spread over `services` with failover. What a request returns depends only on its
+    /// prompts and seed, so the result does not depend on how many services there are. A trainer that
+    /// changed under the unit aborts it (`ServiceChanged`); a failing replica's request goes to another.
+    func fanOut(_ prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, perRequest: Int,
+                seedOf: @escaping @Sendable (Int) -> UInt64, services: [RoleService], expectVersions: Bool = true) async throws -> Sampled {
+        if prompts.isEmpty { return [] }
+        let size = max(1, perRequest)
+        let chunks = stride(from: 0, to: prompts.count, by: size).map { Array(prompts[$0..<min($0 + size, prompts.count)]) }
+        let concurrency = config.services.concurrentRequests * services.count
+        let logger = self.logger
+        let expected = expectVersions ? observed : [:]
+        let trainerName = services[0].name
+        var out = Sampled(repeating: ([], []), count: prompts.count)
+        try await withThrowingTaskGroup(of: (Int, Sampled).self) { group in
+            var next = 0
+            func launch(_ c: Int) {
+                let chunk = chunks[c]
+                group.addTask {
+                    var lastError: (any Error)?
+                    // The assigned service first, then the others if it fails: they all hold the same weights.
+                    for attempt in 0..<services.count {
+                        let service = services[(c + attempt) % services.count]
+                        do {
+                            return (c, try await service.generate(prompts: chunk, n: n, sampling: sampling, seed: seedOf(c),
+                                                                  expect: expected[service.name]))
+                        } catch let changed as ServiceChanged where service.name == trainerName {
+                            throw changed  // the trainer restarted: the unit starts over
+                        } catch {
+                            logger.warning("sampling request failed", metadata: ["service": "\(service.name)", "error": "\(brief(error))"])
+                            lastError = error
+                        }
+                    }
+                    throw lastError ?? ConfigError("no service answered")
+                }
+            }
+            while next < min(concurrency, chunks.count) { launch(next); next += 1 }
+            for try await (c, results) in group {
+                for (j, r) in results.enumerated() { out[c * size + j] = r }
+                if next < chunks.count { launch(next); next += 1 }
+            }
+        }
+        return out
     }
 
     func key(_ role: WorkUnit.Role, _ serviceStep: Int) -> String { "\(state.runId)/\(role.rawValue)/\(serviceStep)" }
@@ -378,59 +433,27 @@ public final class Coordinator {
     /// answers do not depend on how many Solvers there are), and their majority votes.
     func vote(_ questions: [String], seed: UInt64) async throws -> [VoteOutcome] {
         if questions.isEmpty { return [] }
-        let solvers = try await votingSolvers()
-        let perRequest = config.votes.questionsPerRequest
-        let chunks = stride(from: 0, to: questions.count, by: perRequest).map { Array(questions[$0..<min($0 + perRequest, questions.count)]) }
-        let prompts = config.prompts
-        let votes = config.votes
-        let concurrency = config.services.concurrentRequests * solvers.count
-        let logger = self.logger
-        let expected = observed
-        let trainerName = services.solvers[0].name
-        var responses = [[String]](repeating: [], count: questions.count)
-        try await withThrowingTaskGroup(of: (Int, [[String]]).self) { group in
-            var next = 0
-            func launch(_ c: Int) {
-                let chunk = chunks[c]
-                group.addTask {
-                    let chunkSeed = UnitSeed.derive(seed, UInt64(c))
-                    var lastError: (any Error)?
-                    // The assigned Solver first, then the others if it fails: every Solver holds the same weights.
-                    for attempt in 0..<solvers.count {
-                        let solver = solvers[(c + attempt) % solvers.count]
-                        do {
-                            let r = try await solver.generate(prompts: chunk.map { prompts.solverPrompt(question: $0) }, n: votes.samples,
-                                                              sampling: votes.sampling, seed: chunkSeed, expect: expected[solver.name])
-                            return (c, r.map { $0.samples.map(\.text) })
-                        } catch let changed as ServiceChanged where solver.name == trainerName {
-                            throw changed  // the trainer restarted: the unit starts over (a replica's answer is just retried elsewhere)
-                        } catch {
-                            logger.warning("vote request failed", metadata: ["service": "\(solver.name)", "error": "\(error)"])
-                            lastError = error
-                        }
-                    }
-                    throw lastError ?? ConfigError("no Solver answered")
-                }
-            }
-            while next < min(concurrency, chunks.count) { launch(next); next += 1 }
-            for try await (c, texts) in group {
-                for (j, t) in texts.enumerated() { responses[c * perRequest + j] = t }
-                if next < chunks.count { launch(next); next += 1 }
-            }
-        }
+        let solvers = try await samplers(.solver)
+        let results = try await fanOut(questions.map { config.prompts.solverPrompt(question: $0) }, n: config.votes.samples,
+                                       sampling: config.votes.sampling, perRequest: config.votes.questionsPerRequest,
+                                       seedOf: { UnitSeed.derive(seed, UInt64($0)) }, services: solvers)
         let grader = self.grader
-        return responses.map { VoteOutcome(responses: $0, vote: MajorityVote.vote(responses: $0, grader: grader)) }
+        return results.map { r in
+            let texts = r.samples.map(\.text)
+            return VoteOutcome(responses: texts, vote: MajorityVote.vote(responses: texts, grader: grader))
+        }
     }
 
     // MARK: Challenger phase
 
     private func challengerSample(iteration: Int, step: Int) async throws {
         let cfg = config.challenger
-        let challenger = try await trainerReady(.challenger)
+        let challengers = try await samplers(.challenger)
         let seed = UnitSeed.derive(config.seed, 2, UInt64(iteration), UInt64(step))
-        let generated = try await challenger.generate(
-            prompts: Array(repeating: config.prompts.challengerPromptValue(), count: cfg.groupsPerStep), n: cfg.groupSize,
-            sampling: cfg.sampling, seed: seed, expect: observed[challenger.name])
+        let generated = try await fanOut(
+            Array(repeating: config.prompts.challengerPromptValue(), count: cfg.groupsPerStep), n: cfg.groupSize,
+            sampling: cfg.sampling, perRequest: Self.splitSize(cfg.groupsPerStep, into: cfg.splitRequests),
+            seedOf: { $0 == 0 ? seed : UnitSeed.derive(seed, 9, UInt64($0)) }, services: challengers)
         let rules = ChallengerFormatRules()
         var flat: [(group: Int, prompt: [Int32], sample: SampledResponse, parsed: Result<ChallengerOutput, ChallengerFormatFailure>)] = []
         for (g, r) in generated.enumerated() {
@@ -472,6 +495,9 @@ public final class Coordinator {
         try writeBatch(.challenger, iteration: iteration, step: step, samples: samples, optimizer: cfg.optimizer)
     }
 
+    /// Prompts per request when `count` prompts are split into `parts` requests (1: one request).
+    static func splitSize(_ count: Int, into parts: Int) -> Int { max(1, (count + max(1, parts) - 1) / max(1, parts)) }
+
     func rewardSettings() -> ChallengerRewardSettings {
         let r = config.challenger.reward
         var settings = ChallengerRewardSettings(
@@ -490,12 +516,11 @@ public final class Coordinator {
         let start = chunk * cfg.questionsPerRequest
         let count = min(cfg.questionsPerRequest, cfg.questions - start)
         let seed = UnitSeed.derive(config.seed, 4, UInt64(iteration), UInt64(chunk))
-        let challenger = trainer(.challenger)
-        // An untrained Challenger (the base-Challenger ablation) is the base model in any process.
-        if config.challenger.train && config.challenger.steps > 0 { try await trainerReady(.challenger) }
-        let generated = try await challenger.generate(
-            prompts: Array(repeating: config.prompts.challengerPromptValue(), count: count), n: 1,
-            sampling: config.challenger.sampling, seed: seed, expect: observed[challenger.name])
+        let challengers = try await samplers(.challenger)
+        let generated = try await fanOut(
+            Array(repeating: config.prompts.challengerPromptValue(), count: count), n: 1, sampling: config.challenger.sampling,
+            perRequest: Self.splitSize(count, into: config.challenger.splitRequests),
+            seedOf: { $0 == 0 ? seed : UnitSeed.derive(seed, 9, UInt64($0)) }, services: challengers)
         var seen = Set(try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration }.compactMap(\.question))
         var records: [PoolRecord] = []
         var toVote: [Int] = []

@@ -20,6 +20,13 @@ public struct ServiceChanged: Error, CustomStringConvertible {
     public var description: String { "\(service) changed during the unit: \(detail)" }
 }
 
+/// An error as one log line: the generated client wraps transport errors in a `ClientError` whose own
+/// description repeats the whole request; the transport's error already names service and operation.
+func brief(_ error: any Error) -> String {
+    if let e = error as? ClientError { return "\(e.underlyingError)" }
+    return "\(error)"
+}
+
 /// One generated completion as the coordinator keeps it.
 public struct SampledResponse: Sendable, Codable, Equatable {
     public var text: String

@@ -26,8 +26,11 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
 /// Where the two roles are served.
 public struct ServicesConfig: Codable, Sendable, Equatable {
-    /// Base URL of the Challenger service.
+    /// Base URL of the Challenger service (its trainer).
     public var challenger = "http://127.0.0.1:8101"
+    /// Base URLs of Challenger replicas: they pull the Challenger's weights by version and share its
+    /// sampling when `challenger.split_requests` > 1.
+    public var challengerReplicas: [String] = []
     /// Base URLs of the Solver services. The first is the trainer; all of them sample votes. The
     /// others are replicas: before they vote they pull the trainer's current weights by version
     /// (`POST /v1/weights/sync`), so they must be able to reach the trainer at this URL.
@@ -123,6 +126,9 @@ public struct ChallengerPhaseConfig: Codable, Sendable, Equatable {
     public var groupSize = 4
     /// Set to false for the "base Challenger" ablation: the Challenger is never trained.
     public var train = true
+    /// Each Challenger sampling unit (a step's groups, a pool chunk) is sent as this many requests, so
+    /// Challenger replicas can share it. Results depend on this number, not on how many services serve.
+    public var splitRequests = 1
     public var sampling = SamplingConfig(temperature: 1.0, topP: 0.99, maxTokens: 64)
     public var optimizer = OptimizerConfig()
     public var reward = ChallengerRewardConfig()
@@ -290,7 +296,7 @@ extension RunConfig {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw ConfigError(message) } }
         try check(iterations >= 1 && iterations <= 1000, "iterations must be 1…1000")
         try check(!services.solvers.isEmpty, "services.solvers must name at least one Solver")
-        for url in [services.challenger] + services.solvers {
+        for url in [services.challenger] + services.challengerReplicas + services.solvers {
             try check(URL(string: url)?.host != nil && (url.hasPrefix("http://") || url.hasPrefix("https://")),
                       "service URL \"\(url)\" is not an http(s) URL")
         }
@@ -304,6 +310,7 @@ extension RunConfig {
         try check(challenger.steps >= 0 && challenger.groupsPerStep >= 1 && challenger.groupSize >= 2,
                   "challenger: steps ≥ 0, groups_per_step ≥ 1, group_size ≥ 2")
         try check(challenger.groupsPerStep <= 256 && challenger.groupSize <= 64, "challenger: at most 256 groups of 64")
+        try check(challenger.splitRequests >= 1 && challenger.splitRequests <= 256, "challenger.split_requests must be 1…256")
         try check(votes.samples >= 1 && votes.samples <= 64, "votes.samples (m) must be 1…64")
         try check(votes.questionsPerRequest >= 1 && votes.questionsPerRequest * votes.samples <= 1024,
                   "votes.questions_per_request × votes.samples must be 1…1024")

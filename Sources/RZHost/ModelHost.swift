@@ -139,7 +139,13 @@ public final class ModelHost: Sendable {
 
     private func run<T: Sendable>(mutating: Bool, _ body: @escaping @Sendable (Engine) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job = Job.exclusive(mutating: mutating) { engine in continuation.resume(with: Result { try body(engine) }) }
+            let snapshot = self.snapshot, role = self.role
+            let job = Job.exclusive(mutating: mutating) { engine in
+                let result = Result { try body(engine) }
+                // Before the caller resumes: whoever reads `info` after this call sees its effect.
+                snapshot.set(engine.info(role: role))
+                continuation.resume(with: result)
+            }
             queue.enqueue(job, continuation: continuation)
         }
     }
@@ -265,8 +271,7 @@ struct WorkerLoop {
                         continuation.resume(throwing: Engine.clientError(error))
                     }
                 case .exclusive(_, let body):
-                    body(engine)
-                    snapshot.set(engine.info(role: role))
+                    body(engine)  // updates the snapshot itself, before resuming its caller
                 }
             }
             if engine.batcher.hasWork {

@@ -22,6 +22,7 @@ struct Coordinate: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Progress bars on stderr (default: when stderr is a terminal).") var progress: Bool?
     @Option(help: "Override the configuration's seed (when starting a run).") var seed: UInt64?
     @Option(help: "Override services.challenger (URL).") var challenger: String?
+    @Option(parsing: .upToNextOption, help: "Override services.challenger_replicas (URLs).") var challengerReplica: [String] = []
     @Option(parsing: .upToNextOption, help: "Override services.solvers (URLs).") var solver: [String] = []
 
     func run() async throws {
@@ -42,6 +43,7 @@ struct Coordinate: AsyncParsableCommand {
         // Service addresses are where the run is served, not what it computes: they may change on resume.
         if let challenger { effective.services.challenger = challenger }
         if !solver.isEmpty { effective.services.solvers = solver }
+        if !challengerReplica.isEmpty { effective.services.challengerReplicas = challengerReplica }
         let services = try makeServices(effective.services, logger: logger)
         let status = StatusBoard()
         if var given = runConfig {
@@ -82,7 +84,7 @@ struct Coordinate: AsyncParsableCommand {
             try await coordinator.run()
         } catch {
             progressTask?.cancel()
-            throw failure("run stopped at \(status.current.unit): \(error). Resume with: rzero coordinate --run \(run)")
+            throw failure("run stopped at \(status.current.unit): \(error.serviceCallError?.description ?? "\(error)"). Resume with: rzero coordinate --run \(run)")
         }
         progressTask?.cancel()
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -108,6 +110,7 @@ struct Coordinate: AsyncParsableCommand {
         // The run waits for a trainer that is down; a replica that is down is left out instead.
         return ServiceSet(
             challenger: try service("challenger", s.challenger, replica: false),
+            challengerReplicas: try s.challengerReplicas.enumerated().map { try service("challenger\($0.offset + 1)", $0.element, replica: true) },
             solvers: try s.solvers.enumerated().map { i, url in try service(i == 0 ? "solver" : "solver\(i)", url, replica: i > 0) })
     }
 }

@@ -197,6 +197,31 @@ struct LoopTests {
         for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs with two Solvers") }
     }
 
+    @Test("Challenger sampling split in two requests goes to a Challenger replica too, with the same records as one Challenger")
+    func challengerReplica() async throws {
+        var config = shortConfig(seed: 9)
+        config.challenger.splitRequests = 2
+        var outputs: [[String: String]] = []
+        var replicaRequests = 0
+        for replicas in [0, 1] {
+            let root = temporaryDirectory()
+            var challengers: [LiveService] = []
+            for i in 0...replicas { challengers.append(try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger\(i)")) }
+            let solver = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver")
+            let services = ServiceSet(challenger: roleService("challenger", challengers[0].url),
+                                      challengerReplicas: challengers.dropFirst().map { roleService("challenger-replica", $0.url) },
+                                      solvers: [roleService("solver", solver.url)])
+            let c = try Coordinator(config: config, directory: RunDirectory(path: root + "/run"), services: services, logger: quietLogger())
+            try await c.run()
+            if replicas == 1 { replicaRequests = try generateRequests(challengers[1].url) }
+            for s in challengers { await s.stop() }
+            await solver.stop()
+            outputs.append(try comparableRecords(root + "/run"))
+        }
+        #expect(replicaRequests > 0, "the Challenger replica sampled")
+        for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs with a Challenger replica") }
+    }
+
     @Test("a Solver replica that dies is left out, the run goes on, and the replica is used again when it returns")
     func replicaDiesAndReturns() async throws {
         let config = shortConfig(seed: 8)
