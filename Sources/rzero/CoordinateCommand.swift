@@ -27,7 +27,9 @@ struct Coordinate: AsyncParsableCommand {
 
     func run() async throws {
         var logger = Logger(label: "rzero.coordinator")
-        logger.logLevel = .info
+        let showProgress = progress ?? (isatty(STDERR_FILENO) == 1)
+        // With progress bars, per-unit info lines would break the bar: only warnings and errors are logged.
+        logger.logLevel = showProgress ? .warning : .info
         var runConfig: RunConfig?
         do {
             if let config { runConfig = try RunConfig.load(path: config) }
@@ -74,7 +76,6 @@ struct Coordinate: AsyncParsableCommand {
         }
         defer { signalSources.forEach { $0.cancel() } }
         let statusTask = statusPort >= 0 ? Task { try await serveStatus(status, port: statusPort, logger: logger) } : nil
-        let showProgress = progress ?? (isatty(STDERR_FILENO) == 1)
         let progressTask = showProgress ? Task { await drawProgress(status) } : nil
         defer {
             statusTask?.cancel()
