@@ -191,6 +191,7 @@ public final class Coordinator {
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)", iteration: iteration)
         case .endPhase(let role, let iteration):
             _ = try await trainerReady(role)
+            if role == .solver && config.stabilisers.rollbackWithoutProgress { try await checkProgress(iteration: iteration) }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)-end", iteration: iteration)
         case .challengerSample(let iteration, let step):
             try await challengerSample(iteration: iteration, step: step)
@@ -206,6 +207,34 @@ public final class Coordinator {
     }
 
     func steps(_ role: WorkUnit.Role) -> Int { state.steps[role.rawValue] ?? 0 }
+
+    /// The rollback stabiliser: a Solver phase whose reward did not rise is discarded by loading the
+    /// phase's starting checkpoint (weights, optimizer state and reference).
+    private func checkProgress(iteration: Int) async throws {
+        let rewards = try directory.readJournal(StepRecord.self, "train")
+            .filter { $0.role == "solver" && $0.iteration == iteration && !$0.skipped }.map(\.meanReward)
+        let w = min(config.stabilisers.progressWindow, rewards.count / 2)
+        guard w >= 1 else { return }
+        let early = rewards.prefix(w).reduce(0, +) / Double(w)
+        let late = rewards.suffix(w).reduce(0, +) / Double(w)
+        let rollBack = late <= early + config.stabilisers.progressMargin
+        if rollBack {
+            let name = "\(state.runId)-solver-it\(iteration)"
+            guard let start = state.checkpoints.first(where: { $0.name == name }) else {
+                throw ConfigError("no checkpoint \(name) to roll the Solver back to")
+            }
+            let solver = trainer(.solver)
+            guard try await solver.loadCheckpoint(name) == start.step else {
+                throw ServiceChanged(service: solver.name, detail: "loading \(name) did not give step \(start.step)")
+            }
+            state.steps["solver"] = start.step
+            observed[solver.name] = try await solver.state()
+            logger.warning("Solver phase made no progress; rolled back", metadata: [
+                "iteration": "\(iteration)", "early_reward": "\(early)", "late_reward": "\(late)", "step": "\(start.step)"])
+        }
+        try directory.append(HealthRecord(iteration: iteration, earlyReward: early, lateReward: late, rolledBack: rollBack,
+                                          solverStep: steps(.solver)), to: "health")
+    }
 
     func trainer(_ role: WorkUnit.Role) -> RoleService {
         role == .challenger ? services.challenger : services.solvers[0]

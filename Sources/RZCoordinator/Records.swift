@@ -106,6 +106,18 @@ public struct EvalRecord: Codable, Sendable, Equatable {
 }
 
 /// A completed unit (a line of events.jsonl).
+/// The label-free health check at the end of a Solver phase (a line of health.jsonl).
+public struct HealthRecord: Codable, Sendable, Equatable {
+    public var iteration: Int
+    /// Mean Solver reward over the phase's first and last `progress_window` steps.
+    public var earlyReward: Double
+    public var lateReward: Double
+    /// Whether the phase's Solver training was discarded (the Solver went back to the phase's start).
+    public var rolledBack: Bool
+    /// The Solver's optimizer step after the check.
+    public var solverStep: Int
+}
+
 public struct EventRecord: Codable, Sendable, Equatable {
     public var unit: Int
     public var name: String

@@ -18,6 +18,8 @@ public struct IterationSummary: Codable, Sendable, Equatable {
     public var poolShares: [Double] = []
     public var solverMeanReward: Double?
     public var solverKL: Double?
+    /// Whether the rollback stabiliser discarded this iteration's Solver training (nil: not checked).
+    public var rolledBack: Bool?
     public var challengerKL: Double?
     /// Share of kept pseudo-labels equal to the true answer (needs an answer oracle; report only).
     public var pseudoLabelAccuracy: Double?
@@ -53,6 +55,7 @@ public struct RunSummary: Sendable {
         let trainSteps = try journal(StepRecord.self, "train")
         steps = trainSteps
         let evals = try journal(EvalRecord.self, "eval")
+        let health = try journal(HealthRecord.self, "health")
         baseEval = evals.filter { $0.iteration == 0 }
         let grader = MathGrader()
         func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
@@ -76,6 +79,7 @@ public struct RunSummary: Sendable {
             s.poolMeanShare = mean(s.poolShares)
             s.solverMeanReward = mean(solver.filter { $0.iteration == it }.map(\.reward))
             s.solverKL = mean(trainSteps.filter { $0.role == "solver" && $0.iteration == it }.compactMap(\.kl))
+            s.rolledBack = health.last { $0.iteration == it }?.rolledBack
             s.challengerKL = mean(trainSteps.filter { $0.role == "challenger" && $0.iteration == it }.compactMap(\.kl))
             if let oracle {
                 var right = 0, checked = 0
@@ -168,7 +172,7 @@ public enum Report {
     static func iterationTable(_ r: RunSummary) -> String {
         var t = "<table><tr><th>iteration</th><th>Challenger format ok</th><th>Challenger reward</th><th>Challenger mean p̂</th>"
             + "<th>pool valid / duplicates</th><th>kept</th><th>pool mean p̂</th><th>pseudo-label acc.</th><th>Solver reward</th>"
-            + "<th>Solver KL</th><th>held-out greedy</th><th>held-out maj@m</th></tr>"
+            + "<th>Solver KL</th><th>Solver rolled back</th><th>held-out greedy</th><th>held-out maj@m</th></tr>"
         for d in r.baseEval {
             t += "<tr><td>base (\(esc(d.dataset)))</td><td colspan=\"9\"></td><td>\(fmt(d.greedyAccuracy))</td><td>\(fmt(d.majorityAccuracy))</td></tr>"
         }
@@ -178,7 +182,8 @@ public enum Report {
             t += "<tr><td>\(i.iteration)</td><td>\(fmt(i.challengerFormatRate))</td><td>\(fmt(i.challengerMeanReward))</td>"
                 + "<td>\(fmt(i.challengerMeanShare))</td><td>\(i.poolValid) / \(i.poolDuplicates)</td><td>\(i.kept)</td>"
                 + "<td>\(fmt(i.poolMeanShare))</td><td>\(fmt(i.pseudoLabelAccuracy)) (\(i.pseudoLabelChecked))</td>"
-                + "<td>\(fmt(i.solverMeanReward))</td><td>\(fmt(i.solverKL, 4))</td><td>\(greedy.isEmpty ? "–" : greedy)</td>"
+                + "<td>\(fmt(i.solverMeanReward))</td><td>\(fmt(i.solverKL, 4))</td>"
+                + "<td>\(i.rolledBack.map { $0 ? "yes" : "no" } ?? "–")</td><td>\(greedy.isEmpty ? "–" : greedy)</td>"
                 + "<td>\(majority.isEmpty ? "–" : majority)</td></tr>"
         }
         t += "</table>"

@@ -216,6 +216,13 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
 public struct StabiliserConfig: Codable, Sendable, Equatable {
     /// The Challenger's own boxed answer must agree with the Solver majority, else its reward is 0.
     public var challengerAnswerAgreement = false
+    /// Roll the Solver back to the start of its phase when the phase made no learning progress: the
+    /// mean reward (agreement with the pseudo-labels) of its last `progress_window` steps is not above
+    /// that of its first `progress_window` steps by more than `progress_margin`. Label-free: it reads
+    /// only the run's own rewards.
+    public var rollbackWithoutProgress = false
+    public var progressWindow = 5
+    public var progressMargin: Double = 0
 
     public init() {}
 }
@@ -333,6 +340,7 @@ extension RunConfig {
             try check(s.temperature >= 0 && s.topP > 0 && s.topP <= 1 && s.maxTokens >= 1 && s.maxTokens <= 4096,
                       "\(name).sampling: temperature ≥ 0, 0 < top_p ≤ 1, max_tokens 1…4096")
         }
+        try check(stabilisers.progressWindow >= 1, "stabilisers.progress_window must be ≥ 1")
         try check(evaluation.majoritySamples >= 0 && evaluation.majoritySamples <= 64 && evaluation.maxTokens >= 1,
                   "evaluation: majority_samples 0…64, max_tokens ≥ 1")
     }

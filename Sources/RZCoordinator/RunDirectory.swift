@@ -46,11 +46,12 @@ public struct CheckpointRecord: Codable, Sendable, Equatable {
 /// - `train.jsonl`: the metrics of every GRPO step.
 /// - `eval.jsonl`: held-out results per iteration (per-question files under `eval/`).
 /// - `events.jsonl`: one line per completed unit.
+/// - `health.jsonl`: the label-free health check of each Solver phase (when the rollback stabiliser is on).
 /// - `batches/`: the exact request of every training step (so a restarted service can be replayed).
 /// - `datasets/`: the kept questions and pseudo-labels of every iteration.
 public final class RunDirectory {
     public let path: String
-    public static let journals = ["challenger", "pool", "solver", "train", "eval", "events"]
+    public static let journals = ["challenger", "pool", "solver", "train", "eval", "events", "health"]
     private var handles: [String: FileHandle] = [:]
 
     public init(path: String) { self.path = path }

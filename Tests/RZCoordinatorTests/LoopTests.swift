@@ -261,6 +261,29 @@ struct LoopTests {
         for key in a.keys.sorted() { #expect(a[key] == b[key], "\(key) differs") }
     }
 
+    @Test("the rollback stabiliser discards a Solver phase without reward progress and records it")
+    func rollback() async throws {
+        var config = shortConfig(seed: 4)
+        config.stabilisers.rollbackWithoutProgress = true
+        config.stabilisers.progressWindow = 1
+        config.stabilisers.progressMargin = 2  // rewards lie in [0, 1]: every phase is rolled back
+        let pair = try await ServicePair.start()
+        let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+        let dir = temporaryDirectory() + "/run"
+        let c = try Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger())
+        try await c.run()
+        await pair.stop()
+        let run = RunDirectory(path: dir)
+        let health = try run.readJournal(HealthRecord.self, "health")
+        #expect(health.count == config.iterations && health.allSatisfy(\.rolledBack))
+        #expect(health.allSatisfy { $0.solverStep == 0 }, "every phase went back to the base Solver's step")
+        let state = try run.loadState()
+        #expect(state.steps["solver"] == 0)
+        #expect(state.checkpoints.filter { $0.role == "solver" && $0.name.hasSuffix("-end") }.allSatisfy { $0.step == 0 })
+        // Solver steps were taken (and journaled) before each rollback.
+        #expect(try run.readJournal(StepRecord.self, "train").filter { $0.role == "solver" }.count == config.iterations * config.solver.steps)
+    }
+
     @Test("a run directory refuses a different configuration")
     func differentConfigRefused() async throws {
         let pair = try await ServicePair.start()
