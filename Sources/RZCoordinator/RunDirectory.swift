@@ -84,6 +84,10 @@ public final class RunDirectory {
     public func create(config: RunConfig, state: RunState) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: statePath) { throw ConfigError("\(path) already holds a run") }
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ConfigError("\(path) is a file, not a run directory")
+        }
         for sub in ["", "/batches", "/datasets", "/eval"] {
             try fm.createDirectory(atPath: path + sub, withIntermediateDirectories: true)
         }

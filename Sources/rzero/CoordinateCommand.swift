@@ -55,7 +55,11 @@ struct Coordinate: AsyncParsableCommand {
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(config: runConfig, directory: directory, services: services, status: status, logger: logger)
-        } catch let e as ConfigError { throw failure(e.description) }
+        } catch let e as ConfigError {
+            throw failure(e.description)
+        } catch {
+            throw failure("cannot use \(run) as a run directory: \(error.localizedDescription)")
+        }
         if coordinator.isFinished {
             print("run \(run) is already finished; `rzero report --run \(run)` writes its report")
             return
