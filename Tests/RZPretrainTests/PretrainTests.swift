@@ -110,3 +110,32 @@ struct PretrainTests {
                 == Data(contentsOf: URL(fileURLWithPath: again + "/model.safetensors")))
     }
 }
+
+@Suite("Built-in model corpus is stable")
+struct CorpusStabilityTests {
+    /// FNV-1a over the first 3000 default-recipe examples and the held-out set: `rzero pretrain`
+    /// reproduces models/base only while these stay the same, so new families must not change them.
+    static func fingerprint() throws -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func eat(_ s: String) { for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
+        let recipe = PretrainRecipe()
+        var rng = SplitMix(seed: recipe.seed ^ 0x5eed_c0de)
+        for _ in 0..<3000 {
+            let e = MathCorpus.example(recipe.corpus, rng: &rng)
+            eat(e.prompt); eat("\u{1}"); eat(e.target); eat("\u{2}")
+        }
+        eat(String(decoding: try Pretrainer.heldOutJSONL(recipe), as: UTF8.self))
+        return h
+    }
+
+    @Test("the default recipe's corpus and held-out set are exactly those models/base was trained and evaluated on")
+    func defaultCorpusUnchanged() throws {
+        #expect(try Self.fingerprint() == 11_439_256_074_082_661_843)
+        // And the committed model folder holds that recipe and that held-out set.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let base = root.appendingPathComponent("models/base")
+        let recipe = try JSONDecoder().decode(PretrainRecipe.self, from: Data(contentsOf: base.appendingPathComponent("recipe.json")))
+        #expect(recipe == PretrainRecipe())
+        #expect(try Data(contentsOf: base.appendingPathComponent("heldout.jsonl")) == Pretrainer.heldOutJSONL(recipe))
+    }
+}
