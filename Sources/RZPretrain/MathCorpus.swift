@@ -18,6 +18,16 @@ public enum ProblemFamily: String, Codable, Sendable, CaseIterable {
     case addition
     /// a−b with a ≥ b; level d: a has d digits.
     case subtraction
+    /// a*b; level d: a has d digits, b is 2…9.
+    case multiplication
+    /// a+b*c or b*c+a; level d: a has d digits, b and c are 2…9.
+    case orderOfOperations = "order_of_operations"
+    /// bx+c=e, solve for x; level d: x and c have up to d digits, b is 2…9.
+    case linearEquation = "linear_equation"
+    /// a/b+c/d in lowest terms; the level sets the largest denominator.
+    case fraction
+    /// A sentence around an addition or a subtraction; level d: d-digit numbers.
+    case wordProblem = "word_problem"
 }
 
 public struct MathProblem: Codable, Sendable, Equatable, Hashable {
@@ -33,17 +43,21 @@ public struct MathProblem: Codable, Sendable, Equatable, Hashable {
         self.b = b
     }
 
+    /// `a*b` for multiplication, `a-b` for subtraction, `a+b` for everything else (only addition,
+    /// subtraction and multiplication are binary problems).
     public var question: String {
         switch family {
-        case .addition: return "\(a)+\(b)"
         case .subtraction: return "\(a)-\(b)"
+        case .multiplication: return "\(a)*\(b)"
+        default: return "\(a)+\(b)"
         }
     }
 
     public var answer: Int {
         switch family {
-        case .addition: return a + b
         case .subtraction: return a - b
+        case .multiplication: return a * b
+        default: return a + b
         }
     }
 
@@ -56,18 +70,27 @@ public struct MathProblem: Codable, Sendable, Equatable, Hashable {
         db += [Int](repeating: 0, count: width - db.count)
         var steps: [String] = []
         var carry = 0
+        if family == .multiplication {
+            // Each digit of a times b plus the carry, written as two digits: `7*8+0=56,4*8+5=37,3*8+3=27`.
+            for x in digits(a) {
+                let s = x * b + carry
+                steps.append("\(x)*\(b)+\(carry)=\(s / 10)\(s % 10)")
+                carry = s / 10
+            }
+            return steps.joined(separator: ",") + ",\\boxed{\(answer)}"
+        }
         for i in 0..<width {
             switch family {
-            case .addition:
-                let s = da[i] + db[i] + carry
-                steps.append("\(da[i])+\(db[i])+\(carry)=\(s / 10)\(s % 10)")
-                carry = s / 10
             case .subtraction:
                 var top = da[i]
                 let borrow = top - db[i] - carry < 0
                 if borrow { top += 10 }
                 steps.append("\(borrow ? "1" : "")\(da[i])-\(db[i])-\(carry)=\(top - db[i] - carry)")
                 carry = borrow ? 1 : 0
+            default:
+                let s = da[i] + db[i] + carry
+                steps.append("\(da[i])+\(db[i])+\(carry)=\(s / 10)\(s % 10)")
+                carry = s / 10
             }
         }
         return steps.joined(separator: ",") + ",\\boxed{\(answer)}"
@@ -126,21 +149,38 @@ public enum MathCorpus {
     }
 
     /// A random problem of `family` at `level` (level ≥ 1).
-    public static func problem(_ family: ProblemFamily, level: Int, rng: inout SplitMix) -> MathProblem {
-        func number(digits: Int) -> Int {
-            let low = digits == 1 ? 0 : Int(pow10(digits - 1))
-            return low + Int(rng.next() % UInt64(Int(pow10(digits)) - low))
-        }
+    public static func problem(_ family: ProblemFamily, level: Int, rng: inout SplitMix) -> Problem {
         switch family {
-        case .addition:
-            let long = number(digits: level)
-            let short = number(digits: 1 + Int(rng.next() % UInt64(level)))
-            return rng.next() % 2 == 0 ? MathProblem(family: family, difficulty: level, a: long, b: short)
-                : MathProblem(family: family, difficulty: level, a: short, b: long)
+        case .addition, .subtraction, .multiplication: return binary(family, level: level, rng: &rng).general
+        case .orderOfOperations: return Families.orderOfOperations(level: level, rng: &rng)
+        case .linearEquation: return Families.linearEquation(level: level, rng: &rng)
+        case .fraction: return Families.fraction(level: level, rng: &rng)
+        case .wordProblem: return Families.wordProblem(level: level, rng: &rng)
+        }
+    }
+
+    /// A uniform number with exactly `digits` digits (0…9 for one digit).
+    static func number(digits: Int, rng: inout SplitMix) -> Int {
+        let low = digits == 1 ? 0 : Int(pow10(digits - 1))
+        return low + Int(rng.next() % UInt64(Int(pow10(digits)) - low))
+    }
+
+    /// A random binary problem (addition, subtraction, multiplication). The draws for addition and
+    /// subtraction are those models/base was trained on: do not reorder them.
+    public static func binary(_ family: ProblemFamily, level: Int, rng: inout SplitMix) -> MathProblem {
+        switch family {
         case .subtraction:
-            let a = number(digits: level)
+            let a = number(digits: level, rng: &rng)
             let b = Int(rng.next() % UInt64(a + 1))
             return MathProblem(family: family, difficulty: level, a: a, b: b)
+        case .multiplication:
+            let a = number(digits: level, rng: &rng)
+            return MathProblem(family: family, difficulty: level, a: a, b: 2 + Int(rng.next() % 8))
+        default:
+            let long = number(digits: level, rng: &rng)
+            let short = number(digits: 1 + Int(rng.next() % UInt64(level)), rng: &rng)
+            return rng.next() % 2 == 0 ? MathProblem(family: .addition, difficulty: level, a: long, b: short)
+                : MathProblem(family: .addition, difficulty: level, a: short, b: long)
         }
     }
 
@@ -156,17 +196,10 @@ public enum MathCorpus {
         return weights.count
     }
 
-    /// The true answer of a question in one of the corpus's forms (`a+b`, `a-b`), or nil for any other
-    /// text. Used only to report how often pseudo-labels are right; never by training.
+    /// The true answer of a question in one of the corpus's forms, or nil for any other text. Used only
+    /// to report how often pseudo-labels are right; never by training.
     public static func trueAnswer(_ question: String) -> String? {
-        let text = question.trimmingCharacters(in: .whitespaces)
-        for (symbol, family) in [("+", ProblemFamily.addition), ("-", .subtraction)] {
-            let parts = text.split(separator: Character(symbol), omittingEmptySubsequences: false)
-            guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 18 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-                  let a = Int(parts[0]), let b = Int(parts[1]) else { continue }
-            return String(MathProblem(family: family, difficulty: 0, a: a, b: b).answer)
-        }
-        return nil
+        Families.trueAnswer(question.trimmingCharacters(in: .whitespaces))
     }
 
     /// A random training example that is not held out.
@@ -184,9 +217,9 @@ public enum MathCorpus {
     }
 
     /// `count` distinct held-out problems per family and level, drawn with `seed`.
-    public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64) -> [MathProblem] {
+    public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64) -> [Problem] {
         var rng = SplitMix(seed: seed)
-        var out: [MathProblem] = []
+        var out: [Problem] = []
         for family in settings.families {
             for level in 1...settings.levelWeights.count {
                 var seen = Set<String>()

@@ -94,7 +94,7 @@ public enum Pretrainer {
         encoder.outputFormatting = [.sortedKeys]
         var data = Data()
         for p in MathCorpus.heldOut(recipe.corpus, perLevel: recipe.heldOutPerLevel, seed: recipe.seed &+ 0x4e1d_0ff7) {
-            data.append(try encoder.encode(Line(question: p.question, answer: String(p.answer), family: p.family.rawValue,
+            data.append(try encoder.encode(Line(question: p.question, answer: p.answer, family: p.family.rawValue,
                                                 difficulty: p.difficulty)))
             data.append(0x0A)
         }

@@ -16,6 +16,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Seed of the initial weights and the corpus.") var seed: UInt64?
     @Option(help: "Supervised steps.") var steps: Int?
     @Option(help: "Examples per step.") var batchSize: Int?
+    @Option(help: "Problem families, comma-separated: addition, subtraction, multiplication, order_of_operations, linear_equation, fraction, word_problem (or all).")
+    var families: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -30,6 +32,21 @@ struct Pretrain: ParsableCommand {
         if let seed { r.seed = seed }
         if let steps { r.steps = steps }
         if let batchSize { r.batchSize = batchSize }
+        if let families {
+            if families == "all" {
+                r.corpus.families = ProblemFamily.allCases
+            } else {
+                var chosen: [ProblemFamily] = []
+                for name in families.split(separator: ",") {
+                    guard let f = ProblemFamily(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                        throw failure("unknown family \"\(name)\" (known: \(ProblemFamily.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    chosen.append(f)
+                }
+                guard !chosen.isEmpty else { throw failure("--families names no family") }
+                r.corpus.families = chosen
+            }
+        }
         guard r.steps >= 1, r.batchSize >= 1, r.hiddenSize >= 1, r.layers >= 1 else { throw failure("steps, batch size and sizes must be positive") }
         let started = Date()
         do {

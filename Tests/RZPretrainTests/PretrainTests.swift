@@ -20,22 +20,62 @@ struct PretrainTests {
         #expect(MathProblem(family: .subtraction, difficulty: 1, a: 7, b: 7).workedSolution == "7-7-0=0,\\boxed{0}")
     }
 
-    @Test("every generated worked solution ends in the true answer, and levels have the promised digits")
+    @Test("worked solutions of the other families (hand-derived)")
+    func otherFamilies() {
+        #expect(MathProblem(family: .multiplication, difficulty: 3, a: 347, b: 8).workedSolution
+                == "7*8+0=56,4*8+5=37,3*8+3=27,\\boxed{2776}")
+        #expect(Problem.orderOfOperations(a: 7, b: 4, c: 5, productFirst: false, level: 1).workedSolution == "4*5=20,7+20=27,\\boxed{27}")
+        #expect(Problem.orderOfOperations(a: 7, b: 4, c: 5, productFirst: true, level: 1).question == "4*5+7")
+        #expect(Problem.linearEquation(x: 5, b: 3, c: 5, level: 1).question == "3x+5=20")
+        #expect(Problem.linearEquation(x: 5, b: 3, c: 5, level: 1).workedSolution == "3x=20-5=15,x=15/3=5,\\boxed{5}")
+        // 3/4 + 1/6 = 22/24 = 11/12; 1/2 + 1/2 = 4/4 = 1.
+        #expect(Problem.fraction(3, 4, 1, 6, level: 3).workedSolution == "3*6+1*4=22,4*6=24,22/24=11/12,\\boxed{11/12}")
+        #expect(Problem.fraction(1, 2, 1, 2, level: 1).answer == "1")
+        #expect(MathCorpus.trueAnswer("1/2+1/3") == "5/6" && MathCorpus.trueAnswer("1/2+1/2") == "1")
+        #expect(MathCorpus.trueAnswer("3x+5=20") == "5" && MathCorpus.trueAnswer("7+4*5") == "27" && MathCorpus.trueAnswer("4*5+7") == "27")
+        #expect(MathCorpus.trueAnswer("Tom has 45 apples and buys 27 more. How many apples does Tom have now?") == "72")
+        #expect(MathCorpus.trueAnswer("Ann has 52 pens and gives away 18. How many pens does Ann have left?") == "34")
+        #expect(MathCorpus.trueAnswer("12*3") == "36" && MathCorpus.trueAnswer("2*3x") == nil && MathCorpus.trueAnswer("7") == nil)
+    }
+
+    @Test("every generated worked solution ends in the true answer, and the answer function agrees, for every family")
     func generatedProblems() {
         var rng = SplitMix(seed: 9)
         for family in ProblemFamily.allCases {
             for level in 1...5 {
                 for _ in 0..<200 {
                     let p = MathCorpus.problem(family, level: level, rng: &rng)
-                    #expect(p.workedSolution.hasSuffix("\\boxed{\(p.answer)}"))
-                    #expect(p.answer >= 0)
-                    #expect(String(max(p.a, p.b)).count == level)
-                    #expect(MathCorpus.trueAnswer(p.question) == String(p.answer))
+                    #expect(p.family == family && p.difficulty == level)
+                    #expect(p.workedSolution.hasSuffix("\\boxed{\(p.answer)}"), "\(p.question): \(p.workedSolution)")
+                    #expect(MathCorpus.trueAnswer(p.question) == p.answer, "\(family) \(p.question)")
+                    #expect(!p.answer.hasPrefix("-"), "\(p.question)")
                 }
             }
         }
-        #expect(MathCorpus.trueAnswer("12+x") == nil && MathCorpus.trueAnswer("") == nil && MathCorpus.trueAnswer("1+2+3") == nil)
-        #expect(MathCorpus.trueAnswer(" 40-15") == "25")
+        for family in [ProblemFamily.addition, .subtraction, .multiplication] {
+            for level in 1...5 {
+                let p = MathCorpus.binary(family, level: level, rng: &rng)
+                #expect(String(max(p.a, p.b)).count == level || (family == .multiplication && String(p.a).count == level))
+            }
+        }
+        #expect(MathCorpus.trueAnswer("12+x") == nil && MathCorpus.trueAnswer("") == nil)
+        #expect(MathCorpus.trueAnswer(" 40-15") == "25" && MathCorpus.trueAnswer("1+2+3") == "6")
+    }
+
+    @Test("a corpus over every family keeps its held-out share out")
+    func allFamiliesHeldOut() {
+        var settings = CorpusSettings()
+        settings.families = ProblemFamily.allCases
+        let heldOut = Set(MathCorpus.heldOut(settings, perLevel: 10, seed: 5).map(\.question))
+        #expect(heldOut.count > 300)
+        var rng = SplitMix(seed: 2)
+        for _ in 0..<20_000 {
+            let e = MathCorpus.example(settings, rng: &rng)
+            let question = e.prompt == settings.challengerPrompt
+                ? String(e.target.dropFirst("<question>".count).prefix { $0 != "<" })
+                : String(e.prompt.dropFirst(2).dropLast(3))
+            #expect(!heldOut.contains(question))
+        }
     }
 
     @Test("held-out questions never occur in the corpus, and the held-out set covers every family and level")
