@@ -30,6 +30,8 @@ import tempfile
 import time
 import urllib.request
 
+from crash_test import comparable, read_lines  # the same journal comparison as the crash test
+
 HOSTS = {"chal": "10.77.0.2", "sol0": "10.77.0.3", "sol1": "10.77.0.4", "coord": "10.77.0.5"}
 SWITCH = "rzmh-switch"
 TOKEN = "multihost-test-token-0123456789"
@@ -108,20 +110,6 @@ def metrics(host, port):
         if line.startswith("rzero_requests_total") and 'operation="generate"' in line:
             total += float(line.split()[-1])
     return total
-
-
-def read_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def comparable(run):
-    out = {name: read_lines(os.path.join(run, f"{name}.jsonl")) for name in ["challenger", "pool", "solver", "eval"]}
-    out["train"] = [{k: v for k, v in r.items() if k not in ("seconds", "model_version")}
-                    for r in read_lines(os.path.join(run, "train.jsonl"))]
-    return out
 
 
 def reference_run(args, root, config):

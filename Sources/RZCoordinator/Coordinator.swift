@@ -351,13 +351,13 @@ public final class Coordinator {
     /// prompts and seed, so the result does not depend on how many services there are. A trainer that
     /// changed under the unit aborts it (`ServiceChanged`); a failing replica's request goes to another.
     func fanOut(_ prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, perRequest: Int,
-                seedOf: @escaping @Sendable (Int) -> UInt64, services: [RoleService], expectVersions: Bool = true) async throws -> Sampled {
+                seedOf: @escaping @Sendable (Int) -> UInt64, services: [RoleService]) async throws -> Sampled {
         if prompts.isEmpty { return [] }
         let size = max(1, perRequest)
         let chunks = stride(from: 0, to: prompts.count, by: size).map { Array(prompts[$0..<min($0 + size, prompts.count)]) }
         let concurrency = config.services.concurrentRequests * services.count
         let logger = self.logger
-        let expected = expectVersions ? observed : [:]
+        let expected = observed
         let trainerName = services[0].name
         var out = Sampled(repeating: ([], []), count: prompts.count)
         try await withThrowingTaskGroup(of: (Int, Sampled).self) { group in

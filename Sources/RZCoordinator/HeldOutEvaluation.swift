@@ -7,33 +7,16 @@ import RZRewards
 /// train on, rewards, stopping, rollback) can depend on them. Results go only to the run directory
 /// (eval.jsonl and eval/), where the report reads them.
 public struct HeldOutEvaluator: Sendable {
-    private struct Item: Decodable, Sendable {
-        var question: String
-        var answer: String
-        var family: String?
-        var difficulty: Int?
-    }
-
-    private let sets: [(name: String, items: [Item])]
+    private let sets: [(name: String, items: [LabelledProblem])]
     private let settings: EvaluationConfig
     private let prompts: PromptsConfig
 
     /// Reads every dataset of `settings` (JSONL lines `{"question", "answer"}`, optional `family` and
     /// `difficulty`), failing with the file and line of a bad line.
     public init(settings: EvaluationConfig, prompts: PromptsConfig) throws {
-        var sets: [(String, [Item])] = []
+        var sets: [(String, [LabelledProblem])] = []
         for path in settings.datasets {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigError("cannot read the evaluation dataset \(path)")
-            }
-            var items: [Item] = []
-            for (number, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-                do { items.append(try JSONDecoder().decode(Item.self, from: Data(line))) } catch {
-                    throw ConfigError("\(path) line \(number + 1): expected {\"question\": ..., \"answer\": ...}")
-                }
-            }
-            if items.isEmpty { throw ConfigError("the evaluation dataset \(path) is empty") }
+            let items = try LabelledDataset.load(path)
             let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             sets.append((name, items))
         }

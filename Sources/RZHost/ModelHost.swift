@@ -114,10 +114,10 @@ public final class ModelHost: Sendable {
         try await run(mutating: false) { engine in try engine.weights(version: version) }
     }
 
-    /// Adopts another service's weights (a safetensors file for this architecture) and its `version`,
-    /// after in-flight generations finish. Returns the new model version.
-    public func adoptWeights(_ data: Data, version: Int) async throws -> Int {
-        try await run(mutating: true) { engine in try engine.adoptWeights(data, version: version) }
+    /// Adopts another service's weights (a safetensors file for this architecture, checksum verified)
+    /// and their version, after in-flight generations finish. Returns false when they were already in place.
+    public func adoptWeights(_ weights: WeightsSnapshot) async throws -> Bool {
+        try await run(mutating: true) { engine in try engine.adoptWeights(weights) }
     }
 
     public func listCheckpoints() async throws -> [CheckpointInfo] {

@@ -54,9 +54,15 @@ extension Engine {
         return snapshot
     }
 
-    /// Replaces the weights with `data` (a safetensors file for this architecture) and takes `version`
-    /// as the model version. All-or-nothing: the file is read into a scratch model and checked first.
-    func adoptWeights(_ data: Data, version: Int) throws -> Int {
+    /// Replaces the weights with `weights` (a safetensors file for this architecture) and takes its
+    /// version as the model version; returns false when these exact weights are already in place.
+    /// All-or-nothing: the file is read into a scratch model and checked first. The adopted bytes become
+    /// the served snapshot, so they are never serialised again.
+    func adoptWeights(_ weights: WeightsSnapshot) throws -> Bool {
+        if let current = weightsCache, current.version == modelVersion, modelVersion == weights.version, current.sha256 == weights.sha256 {
+            return false
+        }
+        let data = weights.data
         let dir = try stagingDirectory("adopt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try data.write(to: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
@@ -65,7 +71,8 @@ extension Engine {
             throw HostError.invalidRequest("the weights do not fit this model: \(error)")
         }
         model.parameters.copy(from: scratch.parameters)
-        setVersionAfterExternalChange(version)
-        return modelVersion
+        setVersionAfterExternalChange(weights.version)
+        weightsCache = weights
+        return true
     }
 }

@@ -107,9 +107,6 @@ public struct MathProblem: Codable, Sendable, Equatable, Hashable {
         repeat { out.append(n % 10); n /= 10 } while n > 0
         return out
     }
-
-    /// Whether this problem belongs to the held-out share (never in the corpus).
-    public var isHeldOut: Bool { MathCorpus.isHeldOut(question) }
 }
 
 /// Corpus settings; recorded with the model (`recipe.json`).

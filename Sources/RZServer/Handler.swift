@@ -249,18 +249,13 @@ package struct Handler: APIProtocol {
             let version = Int(body.version)
             let started = DispatchTime.now().uptimeNanoseconds
             let fetched = try await weightsFetcher.fetch(from: source, version: version)
-            let current = host.info
-            if current.modelVersion == version, let mine = try? await host.weights(version: version), mine.sha256 == fetched.sha256 {
-                return .ok(.init(body: .json(.init(modelVersion: Int64(version), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
-                                                   seconds: Self.seconds(since: started), changed: false))))
-            }
-            let adopted: Int
-            do { adopted = try await host.adoptWeights(fetched.data, version: version) } catch let e as HostError {
+            let changed: Bool
+            do { changed = try await host.adoptWeights(fetched) } catch let e as HostError {
                 if case .invalidRequest(let m) = e { throw APIError(.upstreamFailed, "\(body.source): \(m)") }
                 throw e
             }
-            return .ok(.init(body: .json(.init(modelVersion: Int64(adopted), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
-                                               seconds: Self.seconds(since: started), changed: true))))
+            return .ok(.init(body: .json(.init(modelVersion: Int64(version), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
+                                               seconds: Self.seconds(since: started), changed: changed))))
         }
     }
 

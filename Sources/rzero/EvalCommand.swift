@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RZCoordinator
 import RZModel
 import RZRewards
 import RZSampling
@@ -23,13 +24,6 @@ struct Eval: ParsableCommand {
     @Option(help: "Random seed of the majority answers.") var seed: UInt64 = 1
     @Option(help: "Per-question results (JSONL).") var out: String?
     @OptionGroup var compute: ComputeOptions
-
-    struct Item: Decodable {
-        var question: String
-        var answer: String
-        var family: String?
-        var difficulty: Int?
-    }
 
     struct Detail: Encodable {
         var question: String
@@ -62,15 +56,8 @@ struct Eval: ParsableCommand {
         compute.apply()
         guard template.contains("{question}") else { throw failure("--template must contain {question}") }
         guard (0...64).contains(majority), maxTokens >= 1 else { throw failure("--majority must be 0…64 and --max-tokens ≥ 1") }
-        guard let data = FileManager.default.contents(atPath: dataset) else { throw failure("cannot read \(dataset)") }
-        var items: [Item] = []
-        for (number, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
-            do { items.append(try JSONDecoder().decode(Item.self, from: Data(line))) } catch {
-                throw failure("\(dataset) line \(number + 1): expected {\"question\": ..., \"answer\": ...}")
-            }
-        }
-        guard !items.isEmpty else { throw failure("\(dataset) holds no questions") }
+        let items: [LabelledProblem]
+        do { items = try LabelledDataset.load(dataset) } catch let e as ConfigError { throw failure(e.description) }
         let m: Qwen3Model
         let tok: Tokenizer
         do {
