@@ -21,7 +21,7 @@ run: build-debug
 ablations: build-debug
 	scripts/ablations.sh
 
-# Rebuild the built-in base model from its recipe (models/base/recipe.json; about 6 minutes on 2 cores). With 2
+# Rebuild the built-in base model from its recipe (models/base/recipe.json; about 14 minutes on 2 cores). With 2
 # compute threads it is byte-identical to the committed one (the GEMM split depends on the thread count).
 base-model: build-debug
 	.build/debug/rzero pretrain --out models/base --recipe models/base/recipe.json --threads 2

@@ -187,7 +187,10 @@ public final class Coordinator {
                                     seed: UnitSeed.derive(config.seed, 1, UInt64(iteration)), directory: directory, status: status)
         case .beginPhase(let role, let iteration):
             let service = try await trainerReady(role)
-            try await service.resetReference()
+            // With a base reference the Solver's reference is frozen once, at the start of iteration 1.
+            if role == .challenger || config.solver.reference == "phase_start" || iteration == 1 {
+                try await service.resetReference()
+            }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)", iteration: iteration)
         case .endPhase(let role, let iteration):
             _ = try await trainerReady(role)

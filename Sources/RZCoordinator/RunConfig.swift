@@ -194,6 +194,10 @@ public struct SolverPhaseConfig: Codable, Sendable, Equatable {
     public var groupSize = 5
     public var sampling = SamplingConfig(temperature: 1.0, topP: 0.99, maxTokens: 96)
     public var optimizer = OptimizerConfig()
+    /// The KL reference of each Solver phase: `phase_start` (reference: the weights the phase starts
+    /// from) or `base` (the base Solver for the whole run, so the KL term bounds the total drift of
+    /// self-training, not one phase's; a label-free stabiliser).
+    public var reference = "phase_start"
 
     public init() {}
 }
@@ -326,6 +330,7 @@ extension RunConfig {
         try check(["distance_from_half", "share_range", "none"].contains(pool.band), "pool.band must be distance_from_half, share_range or none")
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
+        try check(["phase_start", "base"].contains(solver.reference), "solver.reference must be phase_start or base")
         try check(["paper", "reference"].contains(challenger.reward.uncertainty), "challenger.reward.uncertainty must be paper or reference")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         try check(["zero", "minus_one_minus_repetition"].contains(challenger.reward.formatFailure),

@@ -117,7 +117,8 @@ public struct CorpusSettings: Codable, Sendable, Equatable {
     public var challengerShare = 0.25
     /// Among Solver examples, the share with a worked solution (the rest answer directly).
     public var workedShare = 0.4
-    public var families: [ProblemFamily] = [.addition, .subtraction]
+    /// All seven by default; a recipe listing fewer (e.g. the earlier add/sub-only model) still reproduces.
+    public var families: [ProblemFamily] = ProblemFamily.allCases
     /// Weights of difficulty levels 1, 2, 3, ... (digits of the larger operand).
     public var levelWeights: [Double] = [0.10, 0.20, 0.35, 0.30, 0.05]
     /// Per-mille of questions reserved for evaluation (never in the corpus).
@@ -162,8 +163,8 @@ public enum MathCorpus {
         return low + Int(rng.next() % UInt64(Int(pow10(digits)) - low))
     }
 
-    /// A random binary problem (addition, subtraction, multiplication). The draws for addition and
-    /// subtraction are those models/base was trained on: do not reorder them.
+    /// A random binary problem (addition, subtraction, multiplication). Recorded recipes reproduce only
+    /// while the draws stay as they are: do not reorder them.
     public static func binary(_ family: ProblemFamily, level: Int, rng: inout SplitMix) -> MathProblem {
         switch family {
         case .subtraction:
@@ -217,15 +218,18 @@ public enum MathCorpus {
     public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64) -> [Problem] {
         var rng = SplitMix(seed: seed)
         var out: [Problem] = []
+        // One question once, even where two levels can draw it (a fraction's denominators fit several).
+        var seen = Set<String>()
         for family in settings.families {
             for level in 1...settings.levelWeights.count {
-                var seen = Set<String>()
+                var found = 0
                 var attempts = 0
-                while seen.count < count && attempts < count * 10_000 {
+                while found < count && attempts < count * 10_000 {
                     attempts += 1
                     let p = problem(family, level: level, rng: &rng)
                     guard isHeldOut(p.question, perMille: settings.heldOutPerMille), seen.insert(p.question).inserted else { continue }
                     out.append(p)
+                    found += 1
                 }
             }
         }

@@ -8,7 +8,7 @@ import RZTraining
 /// the model from it.
 public struct PretrainRecipe: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
-    public var steps = 1200
+    public var steps = 2400
     public var batchSize = 96
     public var learningRate = 2e-3
     public var warmupSteps = 50

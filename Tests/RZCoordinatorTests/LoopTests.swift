@@ -284,6 +284,27 @@ struct LoopTests {
         #expect(try run.readJournal(StepRecord.self, "train").filter { $0.role == "solver" }.count == config.iterations * config.solver.steps)
     }
 
+    @Test("solver.reference base keeps the base Solver as the KL reference; phase_start resets it every phase")
+    func baseReference() async throws {
+        func firstSolverKL(iteration: Int, reference: String) async throws -> Double? {
+            var config = shortConfig(seed: 5)
+            config.solver.reference = reference
+            let pair = try await ServicePair.start()
+            let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+            let dir = temporaryDirectory() + "/run"
+            try await Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger()).run()
+            await pair.stop()
+            let steps = try RunDirectory(path: dir).readJournal(StepRecord.self, "train")
+            #expect(steps.contains { $0.role == "solver" && $0.iteration == 1 && !$0.skipped }, "iteration 1 trained the Solver")
+            return steps.first { $0.role == "solver" && $0.iteration == iteration && !$0.skipped }?.kl
+        }
+        // A phase's first step starts at its reference (KL exactly 0) only when the reference was reset.
+        #expect(try await firstSolverKL(iteration: 1, reference: "base") == 0)
+        #expect(try await firstSolverKL(iteration: 2, reference: "phase_start") == 0)
+        let drift = try #require(try await firstSolverKL(iteration: 2, reference: "base"))
+        #expect(drift > 0)
+    }
+
     @Test("a run directory refuses a different configuration")
     func differentConfigRefused() async throws {
         let pair = try await ServicePair.start()
