@@ -24,7 +24,34 @@ public struct IterationSummary: Codable, Sendable, Equatable {
     /// Share of kept pseudo-labels equal to the true answer (needs an answer oracle; report only).
     public var pseudoLabelAccuracy: Double?
     public var pseudoLabelChecked = 0
+    /// Pseudo-label accuracy of every valid pool question (kept or not) by its p̂ (report only).
+    public var calibration: [CalibrationBin] = []
     public var heldOut: [EvalRecord] = []
+}
+
+/// Pool questions whose majority share p̂ lies in [low, high) (the last bin includes 1), and how many
+/// of their majority answers are right.
+public struct CalibrationBin: Codable, Sendable, Equatable {
+    public var low: Double
+    public var high: Double
+    public var checked = 0
+    public var right = 0
+
+    /// Bin edges: the band filters act on p̂ in these ranges (paper: 0.25…0.75; default: 0.5…0.9).
+    public static let edges: [Double] = [0, 0.3, 0.5, 0.7, 0.9, 1]
+
+    /// Buckets the pool questions the oracle can answer by p̂. Shares are multiples of 1/m, so a share on
+    /// an edge (0.9 of 10 votes) goes to the bin it starts, whatever its floating-point rounding.
+    public static func bins(_ pool: [PoolRecord], oracle: (String) -> String?, grader: MathGrader) -> [CalibrationBin] {
+        var bins = zip(edges, edges.dropFirst()).map { CalibrationBin(low: $0, high: $1) }
+        for r in pool where !r.duplicate {
+            guard let q = r.question, let label = r.majorityAnswer, let truth = oracle(q) else { continue }
+            let k = bins.lastIndex { r.majorityShare >= $0.low - 1e-9 } ?? 0
+            bins[k].checked += 1
+            if grader.equivalent(label, truth) { bins[k].right += 1 }
+        }
+        return bins
+    }
 }
 
 /// Reads a run directory into per-iteration summaries.
@@ -90,6 +117,7 @@ public struct RunSummary: Sendable {
                 }
                 s.pseudoLabelChecked = checked
                 s.pseudoLabelAccuracy = checked == 0 ? nil : Double(right) / Double(checked)
+                s.calibration = CalibrationBin.bins(p, oracle: oracle, grader: grader)
             }
             s.heldOut = evals.filter { $0.iteration == it }
             return s
@@ -122,7 +150,7 @@ public enum Report {
                        series: ([main] + compared).map { r in (r.name, indexed(r.steps.filter { $0.role == "challenger" }.map(\.meanReward))) })
         h += lineChart("Solver reward per step", yLabel: "mean reward",
                        series: ([main] + compared).map { r in (r.name, indexed(r.steps.filter { $0.role == "solver" }.map(\.meanReward))) })
-        h += lineChart("KL to the phase's reference per step", yLabel: "KL",
+        h += lineChart("KL to the reference per step", yLabel: "KL",
                        series: ([main] + compared).flatMap { r in
                            ["challenger", "solver"].map { role in ("\(r.name) \(role)", indexed(r.steps.filter { $0.role == role }.compactMap(\.kl))) }
                        })
@@ -187,6 +215,18 @@ public enum Report {
                 + "<td>\(majority.isEmpty ? "–" : majority)</td></tr>"
         }
         t += "</table>"
+        if r.iterations.contains(where: { !$0.calibration.isEmpty }) {
+            t += "<h3>Pseudo-label accuracy by p̂ (every valid pool question, against the true answers)</h3>"
+                + "<table><tr><th>iteration</th>" + zip(CalibrationBin.edges, CalibrationBin.edges.dropFirst()).map { low, high in
+                    "<th>\(fmt(low, 1)) ≤ p̂ \(high == 1 ? "≤" : "&lt;") \(fmt(high, 1))</th>"
+                }.joined() + "</tr>"
+            for i in r.iterations where !i.calibration.isEmpty {
+                t += "<tr><td>\(i.iteration)</td>" + i.calibration.map { b in
+                    "<td>\(b.checked == 0 ? "–" : fmt(Double(b.right) / Double(b.checked), 2)) (\(b.checked))</td>"
+                }.joined() + "</tr>"
+            }
+            t += "</table>"
+        }
         let families = Set(r.iterations.flatMap { $0.heldOut.flatMap { $0.byFamily.map(\.name) } } + r.baseEval.flatMap { $0.byFamily.map(\.name) }).sorted()
         if !families.isEmpty {
             t += "<h3>Held-out greedy accuracy by family and difficulty</h3><table><tr><th>slice</th><th>base</th>"

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RZCoordinator
+import RZRewards
 import RZTestSupport
 
 @Suite("Run configuration, plan and report")
@@ -61,5 +62,33 @@ struct ConfigTests {
         #expect(UnitSeed.derive(1, 2, 3) == UnitSeed.derive(1, 2, 3))
         #expect(UnitSeed.derive(1, 2, 3) != UnitSeed.derive(1, 3, 2))
         #expect(UnitSeed.derive(1, 2, 3) != UnitSeed.derive(2, 2, 3))
+    }
+
+    @Test("pseudo-label calibration bins p̂ on edges as the band does and grades labels like the Solver reward (hand-derived)")
+    func calibrationBins() throws {
+        func record(_ question: String?, _ label: String?, _ share: Double, duplicate: Bool = false) throws -> PoolRecord {
+            // A pool.jsonl line, as the coordinator writes it.
+            let line: [String: Any] = ["iteration": 1, "index": 0, "text": "", "question": question ?? NSNull(), "duplicate": duplicate,
+                                       "responses": [String](), "answers": [String](), "cluster_sizes": [Int](),
+                                       "majority_answer": label ?? NSNull(), "majority_share": share, "kept": false]
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            return try decoder.decode(PoolRecord.self, from: JSONSerialization.data(withJSONObject: line))
+        }
+        let truth = ["1+1": "2", "2+2": "4", "3+3": "6", "half": "1/2"]
+        let pool = try [
+            record("1+1", "2", 0.1),                     // [0, 0.3): right
+            record("2+2", "5", 0.3 - 1e-12),             // 0.3 rounded down still starts [0.3, 0.5): wrong
+            record("half", "0.5", 0.5),                  // [0.5, 0.7): right (equivalent form)
+            record("3+3", "6", 0.7 + 0.2),               // 0.9 (0.8999…): [0.9, 1]: right
+            record("3+3", "7", 1.0),                     // [0.9, 1]: wrong
+            record("1+1", "2", 0.6, duplicate: true),    // duplicates are not counted
+            record("unknown", "1", 0.6),                 // no true answer: not counted
+            record(nil, nil, 0),                         // format failure: not counted
+        ]
+        let bins = CalibrationBin.bins(pool, oracle: { truth[$0] }, grader: MathGrader())
+        #expect(bins.map(\.low) == [0, 0.3, 0.5, 0.7, 0.9])
+        #expect(bins.map(\.checked) == [1, 1, 1, 0, 2])
+        #expect(bins.map(\.right) == [1, 0, 1, 0, 1])
     }
 }
