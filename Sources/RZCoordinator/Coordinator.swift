@@ -463,12 +463,13 @@ public final class Coordinator {
 
     /// m Solver answers for each question, fanned out over the voting Solvers in fixed chunks (so the
     /// answers do not depend on how many Solvers there are), and their majority votes.
-    func vote(_ questions: [String], seed: UInt64) async throws -> [VoteOutcome] {
+    /// `by`: the role whose model answers (the Challenger's for the second opinion), always with the Solver's prompt.
+    func vote(_ questions: [String], seed: UInt64, by role: WorkUnit.Role = .solver) async throws -> [VoteOutcome] {
         if questions.isEmpty { return [] }
-        let solvers = try await samplers(.solver)
+        let voters = try await samplers(role)
         let results = try await fanOut(questions.map { config.prompts.solverPrompt(question: $0) }, n: config.votes.samples,
                                        sampling: config.votes.sampling, perRequest: config.votes.questionsPerRequest,
-                                       seedOf: { UnitSeed.derive(seed, UInt64($0)) }, services: solvers)
+                                       seedOf: { UnitSeed.derive(seed, UInt64($0)) }, services: voters)
         let grader = self.grader
         return results.map { r in
             let texts = r.samples.map(\.text)
@@ -560,7 +561,7 @@ public final class Coordinator {
             let text = r.samples.first?.text ?? ""
             var record = PoolRecord(iteration: iteration, index: start + j, text: text, question: nil, challengerAnswer: nil,
                                     formatFailure: nil, duplicate: false, responses: [], answers: [], clusterSizes: [],
-                                    majorityAnswer: nil, majorityShare: 0, kept: false)
+                                    majorityAnswer: nil, majorityShare: 0, kept: false, secondOpinion: nil, secondOpinionShare: nil)
             switch ChallengerOutput.parse(text) {
             case .success(let o):
                 record.question = o.question
@@ -577,6 +578,8 @@ public final class Coordinator {
             records.append(record)
         }
         let outcomes = try await vote(toVote.map { records[$0].question ?? "" }, seed: UnitSeed.derive(seed, 5))
+        let secondOpinions = config.stabilisers.secondOpinion
+            ? try await vote(toVote.map { records[$0].question ?? "" }, seed: UnitSeed.derive(seed, 11), by: .challenger) : []
         let band = informativeBand()
         for (k, j) in toVote.enumerated() {
             let o = outcomes[k]
@@ -588,6 +591,12 @@ public final class Coordinator {
             var kept = o.vote.majorityAnswer != nil && (band?.contains(o.vote.majorityShare) ?? true)
             if kept && config.stabilisers.challengerAnswerAgreement {
                 kept = records[j].challengerAnswer.flatMap { a in o.vote.majorityAnswer.map { grader.equivalent(a, $0) } } ?? false
+            }
+            if config.stabilisers.secondOpinion {
+                let second = secondOpinions[k].vote
+                records[j].secondOpinion = second.majorityAnswer
+                records[j].secondOpinionShare = second.majorityShare
+                if kept { kept = second.majorityAnswer.flatMap { a in o.vote.majorityAnswer.map { grader.equivalent(a, $0) } } ?? false }
             }
             records[j].kept = kept
         }

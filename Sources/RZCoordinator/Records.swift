@@ -42,6 +42,9 @@ public struct PoolRecord: Codable, Sendable, Equatable {
     public var majorityAnswer: String?
     public var majorityShare: Double
     public var kept: Bool
+    /// With `stabilisers.second_opinion`: the Challenger model's majority answer as a Solver, and its share.
+    public var secondOpinion: String?
+    public var secondOpinionShare: Double?
 }
 
 /// A kept question and its pseudo-label (a line of datasets/iteration-N.jsonl).

@@ -220,6 +220,10 @@ public struct EvaluationConfig: Codable, Sendable, Equatable {
 public struct StabiliserConfig: Codable, Sendable, Equatable {
     /// The Challenger's own boxed answer must agree with the Solver majority, else its reward is 0.
     public var challengerAnswerAgreement = false
+    /// A pool question is kept only if the Challenger's model, asked as a Solver (the Solver's prompt,
+    /// m votes), reaches the same majority answer. Its weights never learn from the pseudo-labels, so
+    /// errors the Solver acquires from its own wrong labels do not pass this check.
+    public var secondOpinion = false
     /// Roll the Solver back to the start of its phase when the phase made no learning progress: the
     /// mean reward (agreement with the pseudo-labels) of its last `progress_window` steps is not above
     /// that of its first `progress_window` steps by more than `progress_margin`. Label-free: it reads

@@ -305,6 +305,36 @@ struct LoopTests {
         #expect(drift > 0)
     }
 
+    @Test("the second-opinion stabiliser keeps only questions whose Challenger-model majority agrees, and changes nothing else in the pool")
+    func secondOpinion() async throws {
+        func pool(secondOpinion: Bool) async throws -> [PoolRecord] {
+            var config = shortConfig(seed: 6)
+            config.iterations = 1
+            config.pool.band = "none"
+            config.stabilisers.secondOpinion = secondOpinion
+            let pair = try await ServicePair.start()
+            let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+            let dir = temporaryDirectory() + "/run"
+            try await Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger()).run()
+            await pair.stop()
+            return try RunDirectory(path: dir).readJournal(PoolRecord.self, "pool")
+        }
+        let plain = try await pool(secondOpinion: false), checked = try await pool(secondOpinion: true)
+        let grader = MathGrader()
+        #expect(plain.count == checked.count)
+        var dropped = 0
+        for (a, b) in zip(plain, checked) {
+            #expect(a.question == b.question && a.answers == b.answers && a.majorityAnswer == b.majorityAnswer)
+            #expect(a.secondOpinion == nil && a.secondOpinionShare == nil)
+            guard b.question != nil && !b.duplicate else { continue }
+            #expect(b.secondOpinionShare != nil, "every voted question has a second opinion")
+            let agrees = b.secondOpinion.flatMap { s in b.majorityAnswer.map { grader.equivalent(s, $0) } } ?? false
+            #expect(b.kept == (a.kept && agrees))
+            if a.kept && !agrees { dropped += 1 }
+        }
+        #expect(checked.contains(where: \.kept) || dropped > 0)
+    }
+
     @Test("a run directory refuses a different configuration")
     func differentConfigRefused() async throws {
         let pair = try await ServicePair.start()
