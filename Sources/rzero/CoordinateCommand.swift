@@ -159,11 +159,22 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Run directory.") var run: String
     @Option(parsing: .upToNextOption, help: "Other run directories to show side by side.") var compare: [String] = []
     @Option(help: "Output file (default: <run>/report.html).") var out: String?
+    @Flag(help: "Print the runs' per-iteration summaries as JSON (one object per run) instead of writing HTML.") var json = false
 
     func run() async throws {
         do {
             let main = try RunSummary(directory: RunDirectory(path: run), oracle: reportOracle)
             let others = try compare.map { try RunSummary(directory: RunDirectory(path: $0), oracle: reportOracle) }
+            if json {
+                struct Summary: Encodable { var run: String; var base: [EvalRecord]; var iterations: [IterationSummary] }
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                encoder.outputFormatting = [.sortedKeys]
+                for r in [main] + others {
+                    print(String(decoding: try encoder.encode(Summary(run: r.name, base: r.baseEval, iterations: r.iterations)), as: UTF8.self))
+                }
+                return
+            }
             let path = try Report.write(main: main, compared: others, to: out ?? run + "/report.html")
             print(path)
         } catch let e as ConfigError {

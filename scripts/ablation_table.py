@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Markdown tables of finished runs, as docs/self-evolution.md shows them.
+
+    scripts/ablation_table.py [--rzero .build/debug/rzero] RUN_DIR...
+
+Reads every run through `rzero report --json` (the numbers the HTML report shows) and prints:
+1. per run: held-out greedy accuracy (base -> each iteration), majority-of-m after the last iteration,
+   and the pseudo-label accuracy of the kept questions per iteration (report only: the run never saw it);
+2. per configuration (runs named NAME-sSEED): the mean over seeds and the worst drop from one
+   iteration to the next;
+3. per run: pseudo-label accuracy by p-hat bin and iteration (calibration).
+"""
+import argparse
+import collections
+import json
+import re
+import subprocess
+import sys
+
+
+def summaries(rzero, runs):
+    out = subprocess.run([rzero, "report", "--run", runs[0], "--compare", *runs[1:], "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def pct(x):
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rzero", default=".build/debug/rzero")
+    ap.add_argument("runs", nargs="+")
+    args = ap.parse_args()
+    rows = summaries(args.rzero, args.runs)
+
+    print("| run | greedy: base → " + " → ".join(str(i["iteration"]) for i in rows[0]["iterations"])
+          + " | maj@m last | pseudo-label acc. per iteration | kept per iteration |")
+    print("|---|---|---|---|---|")
+    by_config = collections.defaultdict(list)
+    for r in rows:
+        base = r["base"][0]["greedy_accuracy"] if r["base"] else None
+        greedy = [i["held_out"][0]["greedy_accuracy"] if i["held_out"] else None for i in r["iterations"]]
+        last = r["iterations"][-1]["held_out"]
+        majority = last[0].get("majority_accuracy") if last else None
+        pl = [i.get("pseudo_label_accuracy") for i in r["iterations"]]
+        kept = [i["kept"] for i in r["iterations"]]
+        print(f"| {r['run']} | {pct(base)} → " + " → ".join(pct(g) for g in greedy)
+              + f" | {pct(majority)} | " + " / ".join("–" if p is None else f"{p:.2f}" for p in pl)
+              + " | " + " / ".join(map(str, kept)) + " |")
+        name = re.sub(r"-s\d+$", "", r["run"])
+        by_config[name].append([base] + greedy)
+
+    print()
+    print("| configuration | seeds | mean greedy: base → iterations | worst drop between iterations |")
+    print("|---|---|---|---|")
+    for name, curves in by_config.items():
+        if any(None in c for c in curves):
+            continue
+        means = [sum(c[k] for c in curves) / len(curves) for k in range(len(curves[0]))]
+        worst = min(min(c[k + 1] - c[k] for k in range(1, len(c) - 1)) if len(c) > 2 else 0 for c in curves)
+        print(f"| {name} | {len(curves)} | " + " → ".join(pct(m) for m in means) + f" | {100 * worst:+.1f} |")
+
+    print()
+    for r in rows:
+        cal = [i["calibration"] for i in r["iterations"] if i.get("calibration")]
+        if not cal:
+            continue
+        edges = [(b["low"], b["high"]) for b in cal[0]]
+        print(f"\n{r['run']}: pseudo-label accuracy (count) by p̂\n")
+        print("| iteration | " + " | ".join(f"{lo:.1f}–{hi:.1f}" for lo, hi in edges) + " |")
+        print("|---" * (len(edges) + 1) + "|")
+        for i in r["iterations"]:
+            if i.get("calibration"):
+                print(f"| {i['iteration']} | " + " | ".join(
+                    "–" if b["checked"] == 0 else f"{b['right'] / b['checked']:.2f} ({b['checked']})" for b in i["calibration"]) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
