@@ -19,7 +19,8 @@ import sys
 
 
 def summaries(rzero, runs):
-    out = subprocess.run([rzero, "report", "--run", runs[0], "--compare", *runs[1:], "--json"],
+    compare = ["--compare", *runs[1:]] if len(runs) > 1 else []
+    out = subprocess.run([rzero, "report", "--run", runs[0], *compare, "--json"],
                          check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
