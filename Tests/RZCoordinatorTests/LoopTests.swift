@@ -139,12 +139,19 @@ struct LoopTests {
         for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs after resuming") }
     }
 
-    @Test("a restarted Solver service is restored from the run's checkpoint and replayed batches")
-    func restartedServiceIsRestored() async throws {
-        let config = shortConfig(seed: 5)
+    @Test("a restarted Solver service is restored from the run's checkpoint and replayed batches",
+          arguments: [false, true])
+    func restartedServiceIsRestored(stabilised: Bool) async throws {
+        var config = shortConfig(seed: 5)
+        if stabilised {
+            // The default's stabilisers: a base KL reference must survive the restore, in a later iteration too.
+            config.solver.reference = "base"
+            config.stabilisers.secondOpinion = true
+        }
         let plan = config.plan()
-        // Stop in the middle of the first Solver phase, after a trained step.
-        guard let cut = plan.indices.first(where: { plan[$0] == .train(role: .solver, iteration: 1, step: 0) }) else {
+        // Stop in the middle of a Solver phase, after a trained step.
+        let iteration = stabilised ? 2 : 1
+        guard let cut = plan.indices.first(where: { plan[$0] == .train(role: .solver, iteration: iteration, step: 0) }) else {
             Issue.record("plan has no Solver step"); return
         }
         var outputs: [[String: String]] = []
