@@ -8,8 +8,12 @@ Reads every run through `rzero report --json` (the numbers the HTML report shows
    and the pseudo-label accuracy of the kept questions per iteration (report only: the run never saw it);
 2. per configuration (runs named NAME-sSEED): the mean over seeds and the worst drop from one
    iteration to the next;
-3. per run: pseudo-label accuracy by p-hat bin and iteration (calibration).
+3. per run: pseudo-label accuracy by p-hat bin and iteration (calibration);
+4. with --pair A:B (configuration names, seeds matched): the paired difference of held-out greedy
+   accuracy after the last iteration, over every question of every seed, with its standard error
+   (sqrt(discordant) / n); and for each configuration, the paired change from iteration 1 to the last.
 """
+import os
 import argparse
 import collections
 import json
@@ -32,6 +36,7 @@ def pct(x):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rzero", default=".build/debug/rzero")
+    ap.add_argument("--pair", action="append", default=[], help="A:B, two configuration names to compare")
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
     rows = summaries(args.rzero, args.runs)
@@ -76,7 +81,38 @@ def main():
             if i.get("calibration"):
                 print(f"| {i['iteration']} | " + " | ".join(
                     "–" if b["checked"] == 0 else f"{b['right'] / b['checked']:.2f} ({b['checked']})" for b in i["calibration"]) + " |")
+    print()
+    print("| comparison | paired difference (points) | standard error | discordant questions | questions |")
+    print("|---|---|---|---|---|")
+    runs_of = collections.defaultdict(dict)
+    for path in args.runs:
+        m = re.match(r"(.*)-s(\d+)$", os.path.basename(os.path.normpath(path)))
+        if m:
+            runs_of[m.group(1)][m.group(2)] = path
+    last = len(rows[0]["iterations"])
+    comparisons = [((a, last), (b, last)) for a, b in (p.split(":", 1) for p in args.pair)]
+    comparisons += [((name, last), (name, 1)) for name in runs_of if last > 1]
+    for (a, ia), (b, ib) in comparisons:
+        seeds = sorted(set(runs_of[a]) & set(runs_of[b]))
+        if not seeds:
+            continue
+        better = worse = n = 0
+        for seed in seeds:
+            x, y = correct(runs_of[a][seed], ia), correct(runs_of[b][seed], ib)
+            n += len(x)
+            better += sum(1 for u, v in zip(x, y) if u and not v)
+            worse += sum(1 for u, v in zip(x, y) if v and not u)
+        label = f"{a} vs {b}" if a != b else f"{a}: iteration {ia} vs {ib}"
+        print(f"| {label} (seeds {', '.join(seeds)}) | {100 * (better - worse) / n:+.2f} | "
+              f"{100 * (better + worse) ** 0.5 / n:.2f} | {better} / {worse} | {n} |")
     return 0
+
+
+def correct(run, iteration):
+    """Per-question greedy correctness of a run's held-out evaluation after `iteration`."""
+    path = os.path.join(run, "eval", f"iteration-{iteration}-heldout.jsonl")
+    with open(path) as f:
+        return [json.loads(line)["greedy_correct"] for line in f if line.strip()]
 
 
 if __name__ == "__main__":
