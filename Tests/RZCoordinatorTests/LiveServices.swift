@@ -104,6 +104,21 @@ struct ServicePair {
     }
 }
 
+/// Runs `config` to the end on a new Challenger/Solver pair over the toy model; returns the run directory.
+func runToEnd(_ config: RunConfig) async throws -> RunDirectory {
+    let pair = try await ServicePair.start()
+    let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+    let dir = RunDirectory(path: temporaryDirectory() + "/run")
+    do {
+        try await Coordinator(config: config, directory: dir, services: services, logger: quietLogger()).run()
+    } catch {
+        await pair.stop()
+        throw error
+    }
+    await pair.stop()
+    return dir
+}
+
 func roleService(_ name: String, _ url: String, retryFor: Duration = .seconds(10)) -> RoleService {
     var settings = CurlTransport.Settings(connectTimeout: .seconds(2), timeout: .seconds(120), retry: .waitingFor(retryFor))
     settings.maxIdleHandles = 8

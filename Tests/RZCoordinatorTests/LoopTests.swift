@@ -293,22 +293,18 @@ struct LoopTests {
 
     @Test("solver.reference base keeps the base Solver as the KL reference; phase_start resets it every phase")
     func baseReference() async throws {
-        func firstSolverKL(iteration: Int, reference: String) async throws -> Double? {
+        /// The KL of the first trained Solver step of iterations 1 and 2.
+        func firstSolverKL(reference: String) async throws -> [Double?] {
             var config = shortConfig(seed: 5)
             config.solver.reference = reference
-            let pair = try await ServicePair.start()
-            let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
-            let dir = temporaryDirectory() + "/run"
-            try await Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger()).run()
-            await pair.stop()
-            let steps = try RunDirectory(path: dir).readJournal(StepRecord.self, "train")
-            #expect(steps.contains { $0.role == "solver" && $0.iteration == 1 && !$0.skipped }, "iteration 1 trained the Solver")
-            return steps.first { $0.role == "solver" && $0.iteration == iteration && !$0.skipped }?.kl
+            let steps = try await runToEnd(config).readJournal(StepRecord.self, "train").filter { $0.role == "solver" && !$0.skipped }
+            return [1, 2].map { it in steps.first { $0.iteration == it }?.kl }
         }
         // A phase's first step starts at its reference (KL exactly 0) only when the reference was reset.
-        #expect(try await firstSolverKL(iteration: 1, reference: "base") == 0)
-        #expect(try await firstSolverKL(iteration: 2, reference: "phase_start") == 0)
-        let drift = try #require(try await firstSolverKL(iteration: 2, reference: "base"))
+        let phaseStart = try await firstSolverKL(reference: "phase_start"), base = try await firstSolverKL(reference: "base")
+        #expect(phaseStart == [0, 0])
+        #expect(base[0] == 0, "iteration 1 starts at the base model, its reference")
+        let drift = try #require(base[1])
         #expect(drift > 0)
     }
 
@@ -319,12 +315,7 @@ struct LoopTests {
             config.iterations = 1
             config.pool.band = "none"
             config.stabilisers.secondOpinion = secondOpinion
-            let pair = try await ServicePair.start()
-            let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
-            let dir = temporaryDirectory() + "/run"
-            try await Coordinator(config: config, directory: RunDirectory(path: dir), services: services, logger: quietLogger()).run()
-            await pair.stop()
-            return try RunDirectory(path: dir).readJournal(PoolRecord.self, "pool")
+            return try await runToEnd(config).readJournal(PoolRecord.self, "pool")
         }
         let plain = try await pool(secondOpinion: false), checked = try await pool(secondOpinion: true)
         let grader = MathGrader()
