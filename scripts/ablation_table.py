@@ -45,7 +45,11 @@ def main():
           + " | maj@m last | pseudo-label acc. per iteration | kept per iteration |")
     print("|---|---|---|---|---|")
     by_config = collections.defaultdict(list)
-    for r in rows:
+    runs_of = collections.defaultdict(dict)  # configuration -> seed -> run directory
+    for path, r in zip(args.runs, rows):
+        name, seed = config_and_seed(r["run"])
+        if seed is not None:
+            runs_of[name][seed] = path
         base = r["base"][0]["greedy_accuracy"] if r["base"] else None
         greedy = [i["held_out"][0]["greedy_accuracy"] if i["held_out"] else None for i in r["iterations"]]
         last = r["iterations"][-1]["held_out"]
@@ -55,7 +59,6 @@ def main():
         print(f"| {r['run']} | {pct(base)} → " + " → ".join(pct(g) for g in greedy)
               + f" | {pct(majority)} | " + " / ".join("–" if p is None else f"{p:.2f}" for p in pl)
               + " | " + " / ".join(map(str, kept)) + " |")
-        name = re.sub(r"-s\d+$", "", r["run"])
         by_config[name].append([base] + greedy)
 
     print()
@@ -84,11 +87,6 @@ def main():
     print()
     print("| comparison | paired difference (points) | standard error | discordant questions | questions |")
     print("|---|---|---|---|---|")
-    runs_of = collections.defaultdict(dict)
-    for path in args.runs:
-        m = re.match(r"(.*)-s(\d+)$", os.path.basename(os.path.normpath(path)))
-        if m:
-            runs_of[m.group(1)][m.group(2)] = path
     last = len(rows[0]["iterations"])
     comparisons = [((a, last), (b, last)) for a, b in (p.split(":", 1) for p in args.pair)]
     comparisons += [((name, last), (name, 1)) for name in runs_of if last > 1]
@@ -106,6 +104,12 @@ def main():
         print(f"| {label} (seeds {', '.join(seeds)}) | {100 * (better - worse) / n:+.2f} | "
               f"{100 * (better + worse) ** 0.5 / n:.2f} | {better} / {worse} | {n} |")
     return 0
+
+
+def config_and_seed(run_name):
+    """`NAME-sSEED` -> (NAME, SEED); any other name is its own configuration with no seed."""
+    m = re.match(r"(.*)-s(\d+)$", run_name)
+    return (m.group(1), m.group(2)) if m else (run_name, None)
 
 
 def correct(run, iteration):

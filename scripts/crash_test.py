@@ -74,15 +74,20 @@ class Services:
 
     def stop_all(self):
         for p in self.procs.values():
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p)
 
     def urls(self):
         return (f"http://127.0.0.1:{self.ports['challenger']}", f"http://127.0.0.1:{self.ports['solver']}")
+
+
+def stop_process(p):
+    """Terminates a child process that is still running; kills it if it does not exit within 30 s."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def coordinate_cmd(rzero, config, run, services):

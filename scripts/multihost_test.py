@@ -30,7 +30,7 @@ import tempfile
 import time
 import urllib.request
 
-from crash_test import comparable, read_lines  # the same journal comparison as the crash test
+from crash_test import comparable, read_lines, stop_process  # the same journal comparison as the crash test
 
 HOSTS = {"chal": "10.77.0.2", "sol0": "10.77.0.3", "sol1": "10.77.0.4", "coord": "10.77.0.5"}
 SWITCH = "rzmh-switch"
@@ -252,12 +252,7 @@ def main():
               f"({len(events)} units across 4 namespaces; records equal to a single-Solver run)" if ok else "")
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_process(p)
         teardown()
         if args.keep or not ok:
             print(f"kept {root}")

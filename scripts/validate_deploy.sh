@@ -280,6 +280,35 @@ def _(problems):
             problems.append(f"{ident}: no label app.kubernetes.io/name=rzero")
 
 
+def coordinator_roles(o):
+    """(role, URL) for each --challenger and --solver option of a coordinator's options."""
+    return [("challenger", o.get("challenger"))] + [("solver", u) for u in (o.get("solver") or [])]
+
+
+def parsed_urls(ident, roles, problems):
+    """(role, url, host, port) for each well-formed URL of `roles`; a malformed one is a problem."""
+    out = []
+    for role, url in roles:
+        m = URL.match(url or "")
+        if not m:
+            problems.append(f"{ident}: bad URL {url}")
+            continue
+        out.append((role, url, m.group(1), int(m.group(2))))
+    return out
+
+
+def main_container(ident, pod, command, objs, problems, secrets):
+    """Checks the pod, then returns its first container and that container's `rzero` options, or None
+    (with a problem recorded) when its args do not start with `command`."""
+    pod_checks(ident, pod, objs, problems, secrets)
+    c = pod["containers"][0]
+    args = c.get("args", [])
+    if not args or args[0] != command:
+        problems.append(f"{ident}: args do not start with {command}")
+        return None
+    return c, options(args)
+
+
 def pod_checks(ident, spec, objs, problems, secrets):
     for c in spec.get("containers", []):
         if c.get("image") != "rzero:latest" or c.get("imagePullPolicy") != "IfNotPresent":
@@ -339,14 +368,10 @@ def _(problems):
         sel = spec["selector"].get("matchLabels", {})
         if any(labels.get(k) != v for k, v in sel.items()):
             problems.append(f"{ident}: selector does not match the pod template labels")
-        pod = spec["template"]["spec"]
-        pod_checks(ident, pod, objs, problems, secrets)
-        c = pod["containers"][0]
-        args = c.get("args", [])
-        o = options(args)
-        if not args or args[0] != "serve":
-            problems.append(f"{ident}: args do not start with serve")
+        checked = main_container(ident, spec["template"]["spec"], "serve", objs, problems, secrets)
+        if checked is None:
             continue
+        c, o = checked
         if o.get("role") not in ("challenger", "solver"):
             problems.append(f"{ident}: --role is {o.get('role')}")
         if o.get("host") != "0.0.0.0":
@@ -403,13 +428,10 @@ def _(problems):
     pod = job["spec"]["template"]["spec"]
     if pod.get("restartPolicy") not in ("OnFailure", "Never"):
         problems.append(f"{ident}: restartPolicy must be OnFailure or Never")
-    pod_checks(ident, pod, objs, problems, secrets)
-    c = pod["containers"][0]
-    args = c.get("args", [])
-    o = options(args)
-    if not args or args[0] != "coordinate":
-        problems.append(f"{ident}: args do not start with coordinate")
+    checked = main_container(ident, pod, "coordinate", objs, problems, secrets)
+    if checked is None:
         return
+    c, o = checked
     if c.get("workingDir") != "/app":
         problems.append(f"{ident}: workingDir is not /app (the configuration names models/base/... relative to it)")
     cfg = o.get("config")
@@ -421,7 +443,7 @@ def _(problems):
                 problems.append(f"{ident}: {cfg} names dataset {ds}, which is not in the repository")
     if o.get("status-port") != "-1":
         problems.append(f"{ident}: --status-port=-1 expected (the status endpoint is loopback-only)")
-    if o.get("progress") is not None or "--no-progress" not in args:
+    if o.get("progress") is not None or "--no-progress" not in c.get("args", []):
         problems.append(f"{ident}: --no-progress expected")
     mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
     vols = {v["name"]: v for v in pod.get("volumes", [])}
@@ -433,15 +455,10 @@ def _(problems):
         claim = vols.get(mounts[run_mount[0]], {}).get("persistentVolumeClaim", {}).get("claimName")
         if claim not in pvcs:
             problems.append(f"{ident}: --run is not on a PersistentVolumeClaim of these manifests")
-    want_roles = [("challenger", o.get("challenger"))] + [("solver", u) for u in (o.get("solver") or [])]
+    want_roles = coordinator_roles(o)
     if len(want_roles) < 2 or not want_roles[0][1]:
         problems.append(f"{ident}: needs --challenger and --solver URLs")
-    for role, url in want_roles:
-        m = URL.match(url or "")
-        if not m:
-            problems.append(f"{ident}: bad URL {url}")
-            continue
-        host, port = m.group(1), int(m.group(2))
+    for role, url, host, port in parsed_urls(ident, want_roles, problems):
         svc = services.get(host)
         if not svc:
             problems.append(f"{ident}: {url}: no Service {host}")
@@ -598,14 +615,8 @@ def _(problems):
         if a[:1] == ["serve"]:
             oo = options(a)
             roles[n] = (oo.get("role", "solver"), int(oo.get("port", 0)))
-    want = [("challenger", o.get("challenger"))] + [("solver", u) for u in (o.get("solver") or [])]
     deps = svc.get("depends_on", {})
-    for role, url in want:
-        m = URL.match(url or "")
-        if not m:
-            problems.append(f"{name}: bad URL {url}")
-            continue
-        host, port = m.group(1), int(m.group(2))
+    for role, url, host, port in parsed_urls(name, coordinator_roles(o), problems):
         if host not in roles:
             problems.append(f"{name}: {url}: no serve service {host}")
             continue

@@ -510,8 +510,7 @@ public final class Coordinator {
             let outcome = outcomeOf[i]
             var agrees: Bool? = nil
             if config.stabilisers.challengerAnswerAgreement, let output {
-                let majority = outcome?.vote.majorityAnswer
-                agrees = output.answer.flatMap { a in majority.map { grader.equivalent(a, $0) } } ?? false
+                agrees = equivalent(output.answer, outcome?.vote.majorityAnswer)
                 if agrees == false { reward = min(reward, 0) }
             }
             try directory.append(ChallengerRecord(
@@ -561,7 +560,7 @@ public final class Coordinator {
             let text = r.samples.first?.text ?? ""
             var record = PoolRecord(iteration: iteration, index: start + j, text: text, question: nil, challengerAnswer: nil,
                                     formatFailure: nil, duplicate: false, responses: [], answers: [], clusterSizes: [],
-                                    majorityAnswer: nil, majorityShare: 0, kept: false, secondOpinion: nil, secondOpinionShare: nil)
+                                    majorityAnswer: nil, majorityShare: 0, kept: false)
             switch ChallengerOutput.parse(text) {
             case .success(let o):
                 record.question = o.question
@@ -577,9 +576,10 @@ public final class Coordinator {
             }
             records.append(record)
         }
-        let outcomes = try await vote(toVote.map { records[$0].question ?? "" }, seed: UnitSeed.derive(seed, 5))
+        let questions = toVote.map { records[$0].question ?? "" }
+        let outcomes = try await vote(questions, seed: UnitSeed.derive(seed, 5))
         let secondOpinions = config.stabilisers.secondOpinion
-            ? try await vote(toVote.map { records[$0].question ?? "" }, seed: UnitSeed.derive(seed, 11), by: .challenger) : []
+            ? try await vote(questions, seed: UnitSeed.derive(seed, 11), by: .challenger) : []
         let band = informativeBand()
         for (k, j) in toVote.enumerated() {
             let o = outcomes[k]
@@ -590,17 +590,23 @@ public final class Coordinator {
             records[j].majorityShare = o.vote.majorityShare
             var kept = o.vote.majorityAnswer != nil && (band?.contains(o.vote.majorityShare) ?? true)
             if kept && config.stabilisers.challengerAnswerAgreement {
-                kept = records[j].challengerAnswer.flatMap { a in o.vote.majorityAnswer.map { grader.equivalent(a, $0) } } ?? false
+                kept = equivalent(records[j].challengerAnswer, o.vote.majorityAnswer)
             }
             if config.stabilisers.secondOpinion {
                 let second = secondOpinions[k].vote
                 records[j].secondOpinion = second.majorityAnswer
                 records[j].secondOpinionShare = second.majorityShare
-                if kept { kept = second.majorityAnswer.flatMap { a in o.vote.majorityAnswer.map { grader.equivalent(a, $0) } } ?? false }
+                if kept { kept = equivalent(second.majorityAnswer, o.vote.majorityAnswer) }
             }
             records[j].kept = kept
         }
         for r in records { try directory.append(r, to: "pool") }
+    }
+
+    /// Whether two answers are equivalent; false when either is missing.
+    func equivalent(_ a: String?, _ b: String?) -> Bool {
+        guard let a, let b else { return false }
+        return grader.equivalent(a, b)
     }
 
     func informativeBand() -> InformativeBand? {
