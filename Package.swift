@@ -1,11 +1,38 @@
 // swift-tools-version: 6.1
 // rzero: R-Zero (self-evolving reasoning from zero data) on the CPU in Swift.
 // Module layers point one way: COpenBLAS -> RZTensor -> RZModel -> ... -> rzero (CLI).
+import Foundation
 import PackageDescription
 
-// Numeric targets are always optimised: debug-built Swift loops are 10-50x slower, which would make
-// the numeric tests and any debug run of the CLI needlessly slow. Safety checks stay on.
-let numericSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
+// Numeric targets are always optimised, and as whole modules: debug-built Swift loops are 10-50x slower,
+// and without whole-module optimisation a kernel cannot inline a helper from another file (`fastExp`),
+// so its loop stays scalar. Safety checks stay on.
+let numericSettings: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo", "-num-threads", "1"] + vectorTargetFlags())]
+
+/// The CPU the numeric kernels are compiled for, so their loops use the widest vectors the machine has
+/// (OpenBLAS picks its GEMM kernels at run time whatever this says). Like llama.cpp's GGML_NATIVE, the
+/// default is the building machine: on x86-64 with AVX2 and FMA, `haswell` (256-bit vectors); otherwise
+/// the compiler's baseline. `RZERO_TARGET_CPU=portable` builds for any x86-64 (for images that move
+/// between hosts), and any other value is passed to `-target-cpu` as is. SwiftPM caches the evaluated
+/// manifest: after changing the variable, `rm -rf .build` (or touch Package.swift).
+func vectorTargetFlags() -> [String] {
+    let requested = ProcessInfo.processInfo.environment["RZERO_TARGET_CPU"] ?? "native"
+    switch requested {
+    case "portable", "": return []
+    case "native": break
+    default: return ["-target-cpu", requested]
+    }
+    #if arch(x86_64) && os(Linux)
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flagLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return [] }
+    let flags = Set(flagLine.split(separator: " ").map(String.init))
+    // Haswell's vector and bit-manipulation extensions: every x86-64 server core since 2013, AMD Zen included.
+    return ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe"].allSatisfy(flags.contains) ? ["-target-cpu", "haswell"] : []
+    #else
+    return []
+    #endif
+}
 
 let package = Package(
     name: "rzero",
