@@ -263,8 +263,6 @@ public final class Qwen3Model {
                                 let dLn = sc.ptr(sc.dLn)
                                 linearBackward(dInp: dH, dWeight: G + p.down, dOut: dRes, inp: act.ptr(a.h), weight: W + p.down,
                                                N: N, inF: F, outF: C, accumulateInput: false)
-                                dGate.update(repeating: 0, count: N * F)
-                                dUp.update(repeating: 0, count: N * F)
                                 swigluBackward(dGate: dGate, dUp: dUp, dH: dH, gate: act.ptr(a.gate), up: act.ptr(a.up), count: N * F)
                                 linearBackward(dInp: dLn, dWeight: G + p.gate, dOut: dGate, inp: act.ptr(a.ln2), weight: W + p.gate,
                                                N: N, inF: C, outF: F, accumulateInput: false)

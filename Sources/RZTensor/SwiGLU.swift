@@ -10,7 +10,8 @@ public func swigluForward(
     }
 }
 
-/// Backward of `swigluForward`. Accumulates into `dGate` and `dUp`.
+/// Backward of `swigluForward`. Writes (does not accumulate) `dGate` and `dUp`: each gate and up value
+/// feeds only its own output, so nothing else contributes to their gradients.
 public func swigluBackward(
     dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, dH: UnsafePointer<Float>,
     gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int
@@ -19,8 +20,8 @@ public func swigluBackward(
         for i in r {
             let g = gate[i]
             let sig = 1 / (1 + fastExp(-g))
-            dGate[i] += dH[i] * up[i] * sig * (1 + g * (1 - sig))
-            dUp[i] += dH[i] * g * sig
+            dGate[i] = dH[i] * up[i] * sig * (1 + g * (1 - sig))
+            dUp[i] = dH[i] * g * sig
         }
     }
 }

@@ -23,14 +23,18 @@ struct AttentionTests {
         #expect(FiniteDifference.relativeError(x: v, analytic: dv) { f(q, k, $0) } < 1e-6)
     }
 
-    @Test("fast forward and backward match the reference; tokens never see other sequences")
-    func fastMatchesReference() {
+    /// Query blocks of 1, 2 and 3 rows split the short sequences into full and partial blocks; the
+    /// 45-token sequence takes three 16-row blocks (the default), the last of them partial.
+    @Test("fast forward and backward match the reference; tokens never see other sequences", arguments: [1, 2, 3, 16])
+    func fastMatchesReference(queryBlock: Int) {
+        let batch = PackedBatch(sequences: [[1, 2, 3, 4, 5], [1], [1, 2, 3, 4, 5, 6, 7], (0..<45).map { Int32($0 % 9) }])
         let N = batch.tokenCount, QD = NH * HD, KD = NKV * HD
         let q = TestData.random(N * QD, seed: 5), k = TestData.random(N * KD, seed: 6), v = TestData.random(N * KD, seed: 7)
         let g = TestData.random(N * QD, seed: 8)
         var out = [Float](repeating: 0, count: N * QD)
         var probs = [Float](repeating: 0, count: NH * batch.totalScoreSize)
-        attentionForward(out: &out, probs: &probs, q: q.floats, k: k.floats, v: v.floats, batch: batch, NH: NH, NKV: NKV, HD: HD)
+        attentionForward(out: &out, probs: &probs, q: q.floats, k: k.floats, v: v.floats, batch: batch, NH: NH, NKV: NKV, HD: HD,
+                         queryBlock: queryBlock)
         let ref = ReferenceAttention.forward(q: q, k: k, v: v, batch: batch, NH: NH, NKV: NKV, HD: HD)
         #expect(TestData.mismatch(out, ref) == nil)
 
@@ -38,7 +42,7 @@ struct AttentionTests {
         var dk = [Float](repeating: 0, count: N * KD), dv = [Float](repeating: 0, count: N * KD)
         var scratch = [Float](repeating: 0, count: Parallelism.workers * batch.maxLength * batch.maxLength)
         attentionBackward(dQ: &dq, dK: &dk, dV: &dv, dOut: g.floats, probs: probs, q: q.floats, k: k.floats, v: v.floats,
-                          batch: batch, NH: NH, NKV: NKV, HD: HD, scratch: &scratch)
+                          batch: batch, NH: NH, NKV: NKV, HD: HD, scratch: &scratch, queryBlock: queryBlock)
         let (rq, rk, rv) = ReferenceAttention.backward(dOut: g, q: q, k: k, v: v, batch: batch, NH: NH, NKV: NKV, HD: HD)
         #expect(TestData.mismatch(dq, rq) == nil)
         #expect(TestData.mismatch(dk, rk) == nil)
@@ -48,7 +52,8 @@ struct AttentionTests {
         var v2 = v
         for i in (6 * KD)..<(N * KD) { v2[i] += 10 }
         var out2 = [Float](repeating: 0, count: N * QD)
-        attentionForward(out: &out2, probs: &probs, q: q.floats, k: k.floats, v: v2.floats, batch: batch, NH: NH, NKV: NKV, HD: HD)
+        attentionForward(out: &out2, probs: &probs, q: q.floats, k: k.floats, v: v2.floats, batch: batch, NH: NH, NKV: NKV, HD: HD,
+                         queryBlock: queryBlock)
         #expect(Array(out2[0..<(6 * QD)]) == Array(out[0..<(6 * QD)]))
     }
 }

@@ -87,7 +87,8 @@ struct KernelTests {
         let n = 37
         let g = TestData.random(n, seed: 10, scale: 3), u = TestData.random(n, seed: 11), dh = TestData.random(n, seed: 12)
         var h = [Float](repeating: 0, count: n)
-        var dG = [Float](repeating: 0, count: n), dU = [Float](repeating: 0, count: n)
+        // The backward overwrites its outputs: stale values must not leak in.
+        var dG = [Float](repeating: 7, count: n), dU = [Float](repeating: -3, count: n)
         swigluForward(h: &h, gate: g.floats, up: u.floats, count: n)
         swigluBackward(dGate: &dG, dUp: &dU, dH: dh.floats, gate: g.floats, up: u.floats, count: n)
         let (rg, ru) = Reference.swigluBackward(dH: dh, gate: g, up: u)
