@@ -11,15 +11,8 @@ public func logSoftmaxGatherForward(
     parallelChunks(N, minimumPerChunk: max(1, 32_768 / max(V, 1))) { rows, _ in
         for i in rows {
             let row = logits + i * V
-            var maxv = -Float.infinity
-            for v in 0..<V { maxv = max(maxv, row[v]) }
-            var sum: Float = 0
-            var weighted: Float = 0
-            for v in 0..<V {
-                let e = fastExp(row[v] - maxv)
-                sum += e
-                weighted += e * row[v]
-            }
+            let maxv = maximum(row, count: V)
+            let (sum, weighted) = expSums(row, count: V, shift: maxv)
             let l = maxv + Foundation.log(sum)
             lse[i] = l
             let t = Int(targets[i])

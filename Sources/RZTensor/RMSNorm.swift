@@ -10,8 +10,7 @@ public func rmsNormForward(
         for i in rows {
             let x = inp + i * C
             let y = out + i * C
-            var ss: Float = 0
-            for j in 0..<C { ss += x[j] * x[j] }
+            let ss = dot(x, x, count: C)
             let r = 1 / (ss / Float(C) + eps).squareRoot()
             rstd[i] = r
             for j in 0..<C { y[j] = x[j] * r * weight[j] }
@@ -36,9 +35,18 @@ public func rmsNormBackward(
             let dx = dInp + i * C
             let r = rstd[i]
             // dot = mean_j(dy_j * w_j * xhat_j)
-            var dot: Float = 0
-            for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
-            dot /= Float(C)
+            var lanes = Lanes()
+            var j = 0
+            while j + 8 <= C {
+                lanes += loadLanes(dy + j) * loadLanes(weight + j) * loadLanes(x + j)
+                j += 8
+            }
+            var sum = lanes.sum()
+            while j < C {
+                sum += dy[j] * weight[j] * x[j]
+                j += 1
+            }
+            let dot = sum * r / Float(C)
             for j in 0..<C {
                 let xhat = x[j] * r
                 dw[j] += dy[j] * xhat

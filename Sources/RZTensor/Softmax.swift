@@ -12,12 +12,8 @@ public func causalSoftmaxForward(
     for i in 0..<rows {
         let row = scores + i * ld
         let valid = min(cols, shift + i + 1)
-        var maxv = -Float.infinity
-        for j in 0..<valid {
-            row[j] *= scale
-            maxv = max(maxv, row[j])
-        }
-        let inv = 1 / expShiftedInPlace(row, count: valid, shift: maxv)
+        let maxv = maximum(row, count: valid) * scale  // scale > 0: the largest scaled score, to the bit
+        let inv = 1 / expShiftedInPlace(row, count: valid, scale: scale, shift: maxv)
         for j in 0..<valid { row[j] *= inv }
         if valid < cols { (row + valid).update(repeating: 0, count: cols - valid) }
     }
@@ -34,8 +30,7 @@ public func causalSoftmaxBackward(
         let d = dScores + i * ld
         let p = probs + i * ldProbs
         let valid = min(cols, shift + i + 1)
-        var dot: Float = 0
-        for j in 0..<valid { dot += p[j] * d[j] }
+        let dot = RZTensor.dot(p, d, count: valid)
         for j in 0..<valid { d[j] = scale * p[j] * (d[j] - dot) }
         if valid < cols { (d + valid).update(repeating: 0, count: cols - valid) }
     }

@@ -24,14 +24,113 @@ public func fastExp(_ xIn: Float) -> Float {
     return p * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
 }
 
-/// `x[i] = exp(x[i] − shift)` over `count` values; returns their sum.
+// Reductions over explicit 8-lane vectors. A scalar `sum += x[i]` loop never vectorises (LLVM may not
+// reorder float additions without fast-math), which left every norm, softmax and log-softmax in the
+// training step running one float at a time. Lanes fix the order instead: sums are taken lane-wise,
+// then across lanes, then over the scalar tail, the same order on every machine and build.
+
+typealias Lanes = SIMD8<Float>
+
+@inline(__always) func loadLanes(_ p: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+
+@inline(__always) func storeLanes(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+}
+
+/// `fastExp` on eight lanes: the same operations in the same order, so each lane equals the scalar result.
 @inline(__always)
-func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-    var sum: Float = 0
-    for i in 0..<count {
-        let e = fastExp(x[i] - shift)
+func fastExp(_ xIn: Lanes) -> Lanes {
+    let x = xIn.replacing(with: -87.3, where: xIn .< -87.3).replacing(with: 88.376, where: xIn .> 88.376)
+    let magic = Lanes(repeating: 12_582_912)
+    let t = x * 1.442_695_040_888_963_4 + magic
+    let n = t - magic
+    var r = x - n * 0.693_359_375
+    r = r - n * -2.121_944_400_546_905_8e-4
+    var p = Lanes(repeating: 1.987_569_150_0e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    p = p * (r * r) + r + 1
+    let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    return p * unsafeBitCast((ni &+ 127) &<< 23, to: Lanes.self)
+}
+
+/// The largest of `count` values; −∞ when `count` is 0.
+@inline(__always)
+func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var m = Lanes(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= count {
+        m = pointwiseMax(m, loadLanes(x + i))
+        i += 8
+    }
+    var result = m.max()
+    while i < count {
+        result = max(result, x[i])
+        i += 1
+    }
+    return result
+}
+
+/// Σ a[i]·b[i].
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        acc += loadLanes(a + i) * loadLanes(b + i)
+        i += 8
+    }
+    var result = acc.sum()
+    while i < count {
+        result += a[i] * b[i]
+        i += 1
+    }
+    return result
+}
+
+/// `x[i] = exp(x[i]·scale − shift)` over `count` values; returns their sum.
+@inline(__always)
+func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1, shift: Float) -> Float {
+    var acc = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        let e = fastExp(loadLanes(x + i) * scale - shift)
+        storeLanes(e, x + i)
+        acc += e
+        i += 8
+    }
+    var sum = acc.sum()
+    while i < count {
+        let e = fastExp(x[i] * scale - shift)
         x[i] = e
         sum += e
+        i += 1
     }
     return sum
+}
+
+/// For one row of logits: (Σ exp(x − shift), Σ exp(x − shift)·x), the normaliser and the
+/// unnormalised expectation the entropy needs.
+@inline(__always)
+func expSums(_ x: UnsafePointer<Float>, count: Int, shift: Float) -> (sum: Float, weighted: Float) {
+    var sum = Lanes(), weighted = Lanes()
+    var i = 0
+    while i + 8 <= count {
+        let v = loadLanes(x + i)
+        let e = fastExp(v - shift)
+        sum += e
+        weighted += e * v
+        i += 8
+    }
+    var s = sum.sum(), w = weighted.sum()
+    while i < count {
+        let e = fastExp(x[i] - shift)
+        s += e
+        w += e * x[i]
+        i += 1
+    }
+    return (s, w)
 }

@@ -1,6 +1,6 @@
 import Testing
 import Foundation
-import RZTensor
+@testable import RZTensor
 import RZTestSupport
 
 @Suite("Fast kernels match their naive Double twins")
@@ -47,9 +47,10 @@ struct KernelTests {
         #expect(TestData.mismatch(c, ref) == nil, "strided gemm")
     }
 
-    @Test("rmsNorm forward and backward")
-    func rmsNorm() {
-        let N = 7, C = 24
+    /// 24 fills three 8-lane vectors, 29 adds a scalar tail, 5 is all tail.
+    @Test("rmsNorm forward and backward", arguments: [24, 29, 5])
+    func rmsNorm(C: Int) {
+        let N = 7
         let x = TestData.random(N * C, seed: 6), w = TestData.random(C, seed: 7).map { 1 + 0.3 * $0 }
         let dy = TestData.random(N * C, seed: 8)
         let (refOut, refRstd) = Reference.rmsNormForward(inp: x, weight: w, N: N, C: C, eps: 1e-6)
@@ -180,6 +181,38 @@ struct VectorMathTests {
         #expect(fastExp(-1000) >= 0 && fastExp(-1000) < 1e-37)
         #expect(fastExp(1000) > 1e38 && fastExp(1000).isFinite)
         #expect(fastExp(0) == 1)
+    }
+
+    @Test("the 8-lane fastExp equals the scalar one in every lane, clamps and NaN included")
+    func lanesMatchScalar() {
+        var inputs: [Float] = stride(from: -100, to: 100, by: 0.0137).map { Float($0) }
+        inputs += [-.infinity, .infinity, .nan, 0, -0.0, 88.376, -87.3, .leastNonzeroMagnitude]
+        while inputs.count % 8 != 0 { inputs.append(1) }
+        for i in stride(from: 0, to: inputs.count, by: 8) {
+            let lanes = fastExp(Lanes(inputs[i..<(i + 8)]))
+            for j in 0..<8 {
+                let scalar = fastExp(inputs[i + j])
+                #expect(lanes[j].bitPattern == scalar.bitPattern || (lanes[j].isNaN && scalar.isNaN), "x = \(inputs[i + j])")
+            }
+        }
+    }
+
+    @Test("lane reductions: maximum, dot, exp sums over full vectors and tails", arguments: [0, 1, 7, 8, 9, 16, 37, 100])
+    func reductions(count: Int) {
+        let a = TestData.random(count, seed: 21, scale: 4).floats, b = TestData.random(count, seed: 22).floats
+        #expect(maximum(a, count: count) == (a.max() ?? -.infinity))
+        let refDot = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(Double(dot(a, b, count: count)) - refDot) <= 1e-5 * max(1, abs(refDot)))
+        let shift = a.max() ?? 0
+        let refSum = a.reduce(0.0) { $0 + Foundation.exp(Double($1 - shift)) }
+        let refWeighted = a.reduce(0.0) { $0 + Foundation.exp(Double($1 - shift)) * Double($1) }
+        let sums = expSums(a, count: count, shift: shift)
+        #expect(abs(Double(sums.sum) - refSum) <= 1e-5 * max(1, refSum))
+        #expect(abs(Double(sums.weighted) - refWeighted) <= 1e-5 * max(1, abs(refWeighted)))
+        var e = a
+        let total = expShiftedInPlace(&e, count: count, scale: 0.5, shift: 0.5 * shift)
+        for i in 0..<count { #expect(e[i] == fastExp(a[i] * 0.5 - 0.5 * shift)) }
+        #expect(abs(Double(total) - e.reduce(0.0) { $0 + Double($1) }) <= 1e-5 * max(1, Double(total)))
     }
 }
 
