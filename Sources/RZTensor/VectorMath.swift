@@ -63,7 +63,8 @@ func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var m = Lanes(repeating: -.infinity)
     var i = 0
     while i + 8 <= count {
-        m = pointwiseMax(m, loadLanes(x + i))
+        let v = loadLanes(x + i)
+        m.replace(with: v, where: v .> m)  // not `pointwiseMax`: the generic stdlib call is not inlined
         i += 8
     }
     var result = m.max()
