@@ -21,8 +21,10 @@ run: build-debug
 ablations: build-debug
 	scripts/ablations.sh
 
-# Rebuild the built-in base model from its recipe (models/base/recipe.json; about 14 minutes on 2 cores). With 2
-# compute threads it is byte-identical to the committed one (the GEMM split depends on the thread count).
+# Rebuild the built-in base model from its recipe (models/base/recipe.json; about 10 minutes on 2 cores). The
+# result is deterministic for a given build and thread count (the GEMM split depends on it). The committed model
+# was made before the kernels' 8-lane reductions; a rebuild now differs in the last bits and, from there, in its
+# weights, with the same quality (docs/self-evolution.md).
 base-model: build-debug
 	.build/debug/rzero pretrain --out models/base --recipe models/base/recipe.json --threads 2
 

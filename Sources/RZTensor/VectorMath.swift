@@ -8,20 +8,45 @@
 @inline(__always)
 public func fastExp(_ xIn: Float) -> Float {
     let x = xIn < -87.3 ? -87.3 : (xIn > 88.376 ? 88.376 : xIn)
-    let magic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits
-    let t = x * 1.442_695_040_888_963_4 + magic
-    let n = t - magic
-    var r = x - n * 0.693_359_375
-    r = r - n * -2.121_944_400_546_905_8e-4
-    var p: Float = 1.987_569_150_0e-4
-    p = p * r + 1.398_199_950_7e-3
-    p = p * r + 8.333_451_907_3e-3
-    p = p * r + 4.166_579_589_4e-2
-    p = p * r + 1.666_666_545_9e-1
-    p = p * r + 5.000_000_120_1e-1
-    p = p * (r * r) + r + 1
+    let t = x * log2e + roundingMagic
+    let p = expOfReduced(x, n: t - roundingMagic)
     let ni = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
     return p * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
+}
+
+private let log2e: Float = 1.442_695_040_888_963_4
+private let roundingMagic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer kept in the low mantissa bits
+
+/// What `expOfReduced` needs: Float and 8-lane vectors both have it, so the scalar and the vector
+/// `fastExp` run one definition, the same operations in the same order.
+protocol ExpArithmetic {
+    init(constant: Float)
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+}
+
+extension Float: ExpArithmetic {
+    @inline(__always) init(constant: Float) { self = constant }
+}
+
+extension SIMD8: ExpArithmetic where Scalar == Float {
+    @inline(__always) init(constant: Float) { self.init(repeating: constant) }
+}
+
+/// e^(x − n·ln 2) for the integer n = round(x·log2 e): the reduction and the polynomial, before the
+/// scale by 2^n.
+@inline(__always)
+private func expOfReduced<T: ExpArithmetic>(_ x: T, n: T) -> T {
+    var r = x - n * T(constant: 0.693_359_375)
+    r = r - n * T(constant: -2.121_944_400_546_905_8e-4)
+    var p = T(constant: 1.987_569_150_0e-4)
+    p = p * r + T(constant: 1.398_199_950_7e-3)
+    p = p * r + T(constant: 8.333_451_907_3e-3)
+    p = p * r + T(constant: 4.166_579_589_4e-2)
+    p = p * r + T(constant: 1.666_666_545_9e-1)
+    p = p * r + T(constant: 5.000_000_120_1e-1)
+    return p * (r * r) + r + T(constant: 1)
 }
 
 // Reductions over explicit 8-lane vectors. A scalar `sum += x[i]` loop never vectorises (LLVM may not
@@ -41,18 +66,8 @@ typealias Lanes = SIMD8<Float>
 @inline(__always)
 func fastExp(_ xIn: Lanes) -> Lanes {
     let x = xIn.replacing(with: -87.3, where: xIn .< -87.3).replacing(with: 88.376, where: xIn .> 88.376)
-    let magic = Lanes(repeating: 12_582_912)
-    let t = x * 1.442_695_040_888_963_4 + magic
-    let n = t - magic
-    var r = x - n * 0.693_359_375
-    r = r - n * -2.121_944_400_546_905_8e-4
-    var p = Lanes(repeating: 1.987_569_150_0e-4)
-    p = p * r + 1.398_199_950_7e-3
-    p = p * r + 8.333_451_907_3e-3
-    p = p * r + 4.166_579_589_4e-2
-    p = p * r + 1.666_666_545_9e-1
-    p = p * r + 5.000_000_120_1e-1
-    p = p * (r * r) + r + 1
+    let t = x * log2e + roundingMagic
+    let p = expOfReduced(x, n: t - roundingMagic)
     let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
     return p * unsafeBitCast((ni &+ 127) &<< 23, to: Lanes.self)
 }
