@@ -13,7 +13,17 @@ public func rmsNormForward(
             let ss = dot(x, x, count: C)
             let r = 1 / (ss / Float(C) + eps).squareRoot()
             rstd[i] = r
-            for j in 0..<C { y[j] = x[j] * r * weight[j] }
+            // Lanes, not a plain loop: `out` may be `inp` (the KV-cache forward normalises q and k in place),
+            // which sends LLVM's vectoriser to its scalar fallback.
+            var j = 0
+            while j + 8 <= C {
+                storeLanes(loadLanes(x + j) * r * loadLanes(weight + j), y + j)
+                j += 8
+            }
+            while j < C {
+                y[j] = x[j] * r * weight[j]
+                j += 1
+            }
         }
     }
 }

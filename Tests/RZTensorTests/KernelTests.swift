@@ -62,6 +62,12 @@ struct KernelTests {
         rmsNormForward(out: &out, rstd: &rstd, inp: xf, weight: wf, N: N, C: C, eps: 1e-6)
         rmsNormBackward(dInp: &dx, dWeight: &dw, dOut: dyf, inp: xf, weight: wf, rstd: rstd, N: N, C: C, scratch: &scratch)
         #expect(TestData.mismatch(out, refOut) == nil, "rmsnorm out")
+        var inPlace = xf  // the KV-cache forward normalises q and k in place
+        var rstd2 = rstd
+        inPlace.withUnsafeMutableBufferPointer { b in
+            rmsNormForward(out: b.baseAddress!, rstd: &rstd2, inp: b.baseAddress!, weight: wf, N: N, C: C, eps: 1e-6)
+        }
+        #expect(inPlace == out, "rmsnorm in place")
         #expect(TestData.mismatch(rstd, refRstd) == nil, "rmsnorm rstd")
         #expect(TestData.mismatch(dx, refDx.map { $0 + 0.5 }) == nil, "rmsnorm dInp (accumulated)")
         #expect(TestData.mismatch(dw, refDw.map { $0 + 0.25 }) == nil, "rmsnorm dWeight (accumulated)")
@@ -94,6 +100,11 @@ struct KernelTests {
         swigluBackward(dGate: &dG, dUp: &dU, dH: dh.floats, gate: g.floats, up: u.floats, count: n)
         let (rg, ru) = Reference.swigluBackward(dH: dh, gate: g, up: u)
         #expect(TestData.mismatch(h, Reference.swigluForward(gate: g, up: u)) == nil, "swiglu h")
+        var inPlace = g.floats  // the KV-cache forward gates in place: h is gate
+        inPlace.withUnsafeMutableBufferPointer { b in
+            swigluForward(h: b.baseAddress!, gate: b.baseAddress!, up: u.floats, count: n)
+        }
+        #expect(inPlace == h, "swiglu in place")
         #expect(TestData.mismatch(dG, rg) == nil, "swiglu dGate")
         #expect(TestData.mismatch(dU, ru) == nil, "swiglu dUp")
     }
