@@ -5,6 +5,7 @@ import Logging
 import RZClient
 import RZCoordinator
 import RZPretrain
+import ServiceLifecycle
 
 struct Coordinate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,19 +80,27 @@ struct Coordinate: AsyncParsableCommand {
             return source
         }
         defer { signalSources.forEach { $0.cancel() } }
-        let statusTask = statusPort >= 0 ? Task { try await serveStatus(status, port: statusPort, logger: logger) } : nil
+        let statusServer = statusPort >= 0 ? statusService(status, port: statusPort, logger: logger) : nil
+        let statusLogger = logger
+        let statusTask = statusServer.map { server in
+            Task {
+                do { try await server.run() } catch { statusLogger.warning("status board stopped: \(error)") }
+            }
+        }
         let progressTask = showProgress ? Task { await drawProgress(status) } : nil
-        defer {
-            statusTask?.cancel()
+        // Shut the status server down gracefully: cancelling a Hummingbird server logs an error.
+        func stopBackgroundTasks() async {
             progressTask?.cancel()
+            await statusServer?.triggerGracefulShutdown()
+            await statusTask?.value
         }
         do {
             try await coordinator.run()
         } catch {
-            progressTask?.cancel()
+            await stopBackgroundTasks()
             throw failure("run stopped at \(status.current.unit): \(error.serviceCallError?.description ?? "\(error)"). Resume with: rzero coordinate --run \(run)")
         }
-        progressTask?.cancel()
+        await stopBackgroundTasks()
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         print("run finished: \(run) (report: rzero report --run \(run))")
     }
@@ -120,8 +129,8 @@ struct Coordinate: AsyncParsableCommand {
     }
 }
 
-/// `GET /status` on loopback while the run goes on.
-func serveStatus(_ status: StatusBoard, port: Int, logger: Logger) async throws {
+/// `GET /status` on loopback while the run goes on: a service group to run and then shut down gracefully.
+func statusService(_ status: StatusBoard, port: Int, logger: Logger) -> ServiceGroup {
     let router = Router()
     router.get("/status") { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: status.json())))
@@ -129,7 +138,7 @@ func serveStatus(_ status: StatusBoard, port: Int, logger: Logger) async throws 
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), onServerRunning: { channel in
         FileHandle.standardError.write(Data("status: http://127.0.0.1:\(channel.localAddress?.port ?? port)/status\n".utf8))
     }, logger: logger)
-    try await app.run()
+    return ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
 }
 
 /// One progress line on stderr, redrawn twice a second.
