@@ -16,6 +16,7 @@ Reads every run through `rzero report --json` (the numbers the HTML report shows
 import os
 import argparse
 import collections
+import functools
 import json
 import re
 import subprocess
@@ -112,6 +113,7 @@ def config_and_seed(run_name):
     return (m.group(1), m.group(2)) if m else (run_name, None)
 
 
+@functools.lru_cache(maxsize=None)  # a run's last iteration is read once, however many comparisons use it
 def correct(run, iteration):
     """Per-question greedy correctness of a run's held-out evaluation after `iteration`."""
     path = os.path.join(run, "eval", f"iteration-{iteration}-heldout.jsonl")

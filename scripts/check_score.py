@@ -16,22 +16,16 @@ import subprocess
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, Qwen3Config, Qwen3ForCausalLM
+from transformers import AutoModelForCausalLM, Qwen3Config
+
+from make_fixtures import random_model  # the fixtures' initialisation: norms around 1, weights far from uniform
 
 
 def write_random_model(path, seed):
-    torch.manual_seed(seed)
     cfg = Qwen3Config(vocab_size=397, hidden_size=96, intermediate_size=200, num_hidden_layers=3,
                       num_attention_heads=6, num_key_value_heads=2, head_dim=24, tie_word_embeddings=False,
                       max_position_embeddings=512, rope_theta=50_000.0)
-    model = Qwen3ForCausalLM(cfg)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:
-                p.copy_(1.0 + 0.2 * torch.randn_like(p))
-            else:
-                p.normal_(0, 0.15)
-    model.to(torch.bfloat16).save_pretrained(path, max_shard_size="200KB", safe_serialization=True)
+    random_model(cfg, seed).to(torch.bfloat16).save_pretrained(path, max_shard_size="200KB", safe_serialization=True)
 
 
 def main():

@@ -43,15 +43,31 @@ public struct CalibrationBin: Codable, Sendable, Equatable {
     /// Buckets the pool questions the oracle can answer by p̂. Shares are multiples of 1/m, so a share on
     /// an edge (0.9 of 10 votes) goes to the bin it starts, whatever its floating-point rounding.
     public static func bins(_ pool: [PoolRecord], oracle: (String) -> String?, grader: MathGrader) -> [CalibrationBin] {
+        bins(graded(pool, oracle: oracle, grader: grader))
+    }
+
+    static func bins(_ graded: [GradedPoolQuestion]) -> [CalibrationBin] {
         var bins = zip(edges, edges.dropFirst()).map { CalibrationBin(low: $0, high: $1) }
-        for r in pool where !r.duplicate {
-            guard let q = r.question, let label = r.majorityAnswer, let truth = oracle(q) else { continue }
-            let k = bins.lastIndex { r.majorityShare >= $0.low - 1e-9 } ?? 0
+        for g in graded {
+            let k = bins.lastIndex { g.record.majorityShare >= $0.low - 1e-9 } ?? 0
             bins[k].checked += 1
-            if grader.equivalent(label, truth) { bins[k].right += 1 }
+            if g.right { bins[k].right += 1 }
         }
         return bins
     }
+
+    /// The valid, non-duplicate pool questions the oracle can answer, each with whether its majority is right.
+    static func graded(_ pool: [PoolRecord], oracle: (String) -> String?, grader: MathGrader) -> [GradedPoolQuestion] {
+        pool.compactMap { r in
+            guard !r.duplicate, let q = r.question, let label = r.majorityAnswer, let truth = oracle(q) else { return nil }
+            return GradedPoolQuestion(record: r, right: grader.equivalent(label, truth))
+        }
+    }
+}
+
+struct GradedPoolQuestion {
+    let record: PoolRecord
+    let right: Bool
 }
 
 /// Reads a run directory into per-iteration summaries.
@@ -109,15 +125,13 @@ public struct RunSummary: Sendable {
             s.rolledBack = health.last { $0.iteration == it }?.rolledBack
             s.challengerKL = mean(trainSteps.filter { $0.role == "challenger" && $0.iteration == it }.compactMap(\.kl))
             if let oracle {
-                var right = 0, checked = 0
-                for r in p where r.kept {
-                    guard let q = r.question, let label = r.majorityAnswer, let truth = oracle(q) else { continue }
-                    checked += 1
-                    if grader.equivalent(label, truth) { right += 1 }
-                }
-                s.pseudoLabelChecked = checked
-                s.pseudoLabelAccuracy = checked == 0 ? nil : Double(right) / Double(checked)
-                s.calibration = CalibrationBin.bins(p, oracle: oracle, grader: grader)
+                // Every question is graded once: the kept ones give the pseudo-label accuracy (duplicates
+                // are never kept), all of them the calibration.
+                let graded = CalibrationBin.graded(p, oracle: oracle, grader: grader)
+                let kept = graded.filter(\.record.kept)
+                s.pseudoLabelChecked = kept.count
+                s.pseudoLabelAccuracy = kept.isEmpty ? nil : Double(kept.filter(\.right).count) / Double(kept.count)
+                s.calibration = CalibrationBin.bins(graded)
             }
             s.heldOut = evals.filter { $0.iteration == it }
             return s

@@ -109,7 +109,7 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Fl
 
 /// `x[i] = exp(x[i]·scale − shift)` over `count` values; returns their sum.
 @inline(__always)
-func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1, shift: Float) -> Float {
+func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float) -> Float {
     var acc = Lanes()
     var i = 0
     while i + 8 <= count {

@@ -176,11 +176,8 @@ struct ReportCommand: AsyncParsableCommand {
             let others = try compare.map { try RunSummary(directory: RunDirectory(path: $0), oracle: reportOracle) }
             if json {
                 struct Summary: Encodable { var run: String; var base: [EvalRecord]; var iterations: [IterationSummary] }
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.sortedKeys]
                 for r in [main] + others {
-                    print(String(decoding: try encoder.encode(Summary(run: r.name, base: r.baseEval, iterations: r.iterations)), as: UTF8.self))
+                    try printJSON(Summary(run: r.name, base: r.baseEval, iterations: r.iterations), keys: .convertToSnakeCase)
                 }
                 return
             }

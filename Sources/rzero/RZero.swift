@@ -28,8 +28,9 @@ func failure(_ message: String) -> ExitCode {
 }
 
 /// Encodes a JSON value to stdout on one line.
-func printJSON(_ value: some Encodable) throws {
+func printJSON(_ value: some Encodable, keys: JSONEncoder.KeyEncodingStrategy = .useDefaultKeys) throws {
     let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = keys
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     FileHandle.standardOutput.write(try encoder.encode(value))
     FileHandle.standardOutput.write(Data("\n".utf8))
