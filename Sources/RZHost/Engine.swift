@@ -33,7 +33,7 @@ final class Engine {
         self.logger = logger
     }
 
-    var model: Qwen3Model { trainer.model }
+    var model: DecoderModel { trainer.model }
 
     func info(role: Role) -> ModelInfo {
         ModelInfo(role: role, config: model.config, modelVersion: modelVersion, instanceId: instanceId, parameterCount: model.parameterCount,
@@ -106,7 +106,7 @@ final class Engine {
     // MARK: Scoring
 
     func logprobs(_ items: [LogprobsItem], model which: ScoringModel, limits: HostLimits) throws -> LogprobsResult {
-        let scorer: Qwen3Model
+        let scorer: DecoderModel
         switch which {
         case .policy: scorer = model
         case .reference:

@@ -116,7 +116,7 @@ public struct CheckpointInfo: Sendable, Equatable {
 
 public struct ModelInfo: Sendable {
     public var role: Role
-    public var config: Qwen3Config
+    public var config: DecoderConfig
     public var modelVersion: Int
     /// Drawn when the process starts, so clients can tell a restarted service from a running one.
     public var instanceId: String

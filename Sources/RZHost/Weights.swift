@@ -66,7 +66,7 @@ extension Engine {
         let dir = try stagingDirectory("adopt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try data.write(to: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
-        let scratch = try Qwen3Model(config: model.config)
+        let scratch = try DecoderModel(config: model.config)
         do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
             throw HostError.invalidRequest("the weights do not fit this model: \(error)")
         }

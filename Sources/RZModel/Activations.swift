@@ -38,7 +38,7 @@ final class Activations {
     let logitRows: Int  // rows of logits held at once: N when all are kept, else a chunk
     let logits: Int  // (logitRows, V)
 
-    init(config: Qwen3Config, tokens N: Int, scoreSize: Int, logitRows: Int) {
+    init(config: DecoderConfig, tokens N: Int, scoreSize: Int, logitRows: Int) {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
         var next = 0
@@ -52,13 +52,19 @@ final class Activations {
             a.res = take(N * C)
             a.ln1 = take(N * C)
             a.rstd1 = take(N)
-            a.qRaw = take(N * QD)
-            a.kRaw = take(N * KD)
             a.v = take(N * KD)
             a.q = take(N * QD)
             a.k = take(N * KD)
-            a.rstdQ = take(N * config.numHeads)
-            a.rstdK = take(N * config.numKVHeads)
+            if config.architecture.qkNorm {
+                a.qRaw = take(N * QD)
+                a.kRaw = take(N * KD)
+                a.rstdQ = take(N * config.numHeads)
+                a.rstdK = take(N * config.numKVHeads)
+            } else {
+                // Without the per-head norms the projections are q and k themselves (rotated in place).
+                a.qRaw = a.q
+                a.kRaw = a.k
+            }
             a.probs = take(config.numHeads * scoreSize)
             a.att = take(N * QD)
             a.mid = take(N * C)
@@ -84,6 +90,19 @@ final class Activations {
     }
 
     @inline(__always) func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.base + offset }
+
+    /// Layer `l`'s attention values, as the block reads and writes them.
+    func attention(_ l: Int) -> AttentionBuffers {
+        let a = layers[l]
+        return AttentionBuffers(ln: ptr(a.ln1), rstd: ptr(a.rstd1), qRaw: ptr(a.qRaw), kRaw: ptr(a.kRaw), q: ptr(a.q),
+                                k: ptr(a.k), v: ptr(a.v), rstdQ: ptr(a.rstdQ), rstdK: ptr(a.rstdK), att: ptr(a.att))
+    }
+
+    /// Layer `l`'s MLP values.
+    func mlp(_ l: Int) -> MLPBuffers {
+        let a = layers[l]
+        return MLPBuffers(ln: ptr(a.ln2), rstd: ptr(a.rstd2), gate: ptr(a.gate), up: ptr(a.up), h: ptr(a.h))
+    }
 }
 
 /// Scratch space for the backward pass (gradients of activations), sized like `Activations`.
@@ -101,7 +120,7 @@ final class BackwardScratch {
     let dLogits: Int  // (logitRows, V)
     let rowWeights: Int  // (N)
 
-    init(config: Qwen3Config, tokens N: Int, maxLen: Int, logitRows: Int) {
+    init(config: DecoderConfig, tokens N: Int, maxLen: Int, logitRows: Int) {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
         var next = 0
@@ -124,4 +143,9 @@ final class BackwardScratch {
     }
 
     @inline(__always) func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.base + offset }
+
+    var block: BlockGradientScratch {
+        BlockGradientScratch(dLn: ptr(dLn), dAtt: ptr(dAtt), dQ: ptr(dQ), dQRaw: ptr(dQRaw), dK: ptr(dK), dKRaw: ptr(dKRaw),
+                             dV: ptr(dV), dGate: ptr(dGate), dUp: ptr(dUp), dH: ptr(dH), norm: ptr(normScratch))
+    }
 }

@@ -12,7 +12,7 @@ public final class KVCache {
     /// Tokens cached per slot.
     public internal(set) var lengths: [Int]
 
-    public init(config: Qwen3Config, slots: Int, capacity: Int) {
+    public init(config: DecoderConfig, slots: Int, capacity: Int) {
         self.slots = slots
         self.capacity = capacity
         kvDim = config.numKVHeads * config.headDim
@@ -51,7 +51,7 @@ private struct SlotKey: Hashable {
     let slot: Int
 }
 
-extension Qwen3Model {
+extension DecoderModel {
     /// Appends `tokens[i]` to cache slot `slots[i]` and returns, for each entry, the logits (V) after its
     /// last new token (all its new tokens' logits, row-major, when `allLogits`). One call serves prefill
     /// (many tokens per slot, prompts of different lengths together) and decoding (one token per slot):
@@ -89,7 +89,7 @@ extension Qwen3Model {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
         let QD = NH * HD, KD = NKV * HD, group = NH / NKV
-        let eps = Float(config.rmsNormEps)
+        let eps = Float(config.rmsNormEps)  // the final norm's; the layers' is the block's
         let W = parameters.base
         let counts = tokens.map(\.count)
         let R = counts.reduce(0, +)
@@ -114,16 +114,14 @@ extension Qwen3Model {
                             let sin = sinBuf.baseAddress
                         else { return }
                         embeddingForward(out: x.base, ids: idp, table: W + layout.embed, N: R, C: C)
+                        let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
+                        // No backward follows: the projections are normed in place and ln, rstd and gate are reused.
+                        let attBuffers = AttentionBuffers(ln: ln.base, rstd: rstd.base, qRaw: q.base, kRaw: k.base, q: q.base,
+                                                          k: k.base, v: v.base, rstdQ: rstd.base, rstdK: rstd.base, att: att.base)
+                        let mlpBuffers = MLPBuffers(ln: ln.base, rstd: rstd.base, gate: gate.base, up: up.base, h: gate.base)
                         for l in 0..<config.numLayers {
-                            let p = layout.layers[l]
-                            rmsNormForward(out: ln.base, rstd: rstd.base, inp: x.base, weight: W + p.inputNorm, N: R, C: C, eps: eps)
-                            linearForward(out: q.base, inp: ln.base, weight: W + p.q, N: R, inF: C, outF: QD)
-                            linearForward(out: k.base, inp: ln.base, weight: W + p.k, N: R, inF: C, outF: KD)
-                            linearForward(out: v.base, inp: ln.base, weight: W + p.v, N: R, inF: C, outF: KD)
-                            rmsNormForward(out: q.base, rstd: rstd.base, inp: q.base, weight: W + p.qNorm, N: R * NH, C: HD, eps: eps)
-                            rmsNormForward(out: k.base, rstd: rstd.base, inp: k.base, weight: W + p.kNorm, N: R * NKV, C: HD, eps: eps)
-                            ropeForward(x: q.base, positions: pos, cos: cos, sin: sin, N: R, H: NH, HD: HD)
-                            ropeForward(x: k.base, positions: pos, cos: cos, sin: sin, N: R, H: NKV, HD: HD)
+                            let w = layout.layers[l].pointers(W)
+                            block.attentionInputForward(w, x: x.base, attBuffers, N: R, rotary: rotary)
                             for (i, s) in slots.enumerated() {
                                 let cache = caches[i]
                                 let dst = (s * cache.capacity + cache.lengths[s]) * KD
@@ -148,15 +146,8 @@ extension Qwen3Model {
                                     }
                                 }
                             }
-                            // x += o(att); x += down(silu(gate(ln2)) * up(ln2)), using ln/gate as scratch.
-                            linearForward(out: ln.base, inp: att.base, weight: W + p.o, N: R, inF: QD, outF: C)
-                            addInPlace(x.base, ln.base, count: R * C)
-                            rmsNormForward(out: ln.base, rstd: rstd.base, inp: x.base, weight: W + p.postNorm, N: R, C: C, eps: eps)
-                            linearForward(out: gate.base, inp: ln.base, weight: W + p.gate, N: R, inF: C, outF: F)
-                            linearForward(out: up.base, inp: ln.base, weight: W + p.up, N: R, inF: C, outF: F)
-                            swigluForward(h: gate.base, gate: gate.base, up: up.base, count: R * F)
-                            linearForward(out: ln.base, inp: gate.base, weight: W + p.down, N: R, inF: F, outF: C)
-                            addInPlace(x.base, ln.base, count: R * C)
+                            block.attentionOutputForward(w, x: x.base, att: att.base, out: x.base, projection: ln.base, N: R)
+                            block.mlpForward(w, x: x.base, mlpBuffers, out: x.base, N: R)
                         }
                     }
                 }

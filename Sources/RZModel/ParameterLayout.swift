@@ -9,18 +9,33 @@ public struct TensorSpec: Sendable, Equatable {
 }
 
 /// Offsets of one decoder layer's tensors in the flat buffer (weights stored (out, in) as in PyTorch).
+/// Tensors the architecture does not have are nil.
 public struct LayerOffsets: Sendable {
     public let inputNorm: Int  // (C)
     public let q: Int  // (NH*HD, C)
     public let k: Int  // (NKV*HD, C)
     public let v: Int  // (NKV*HD, C)
     public let o: Int  // (C, NH*HD)
-    public let qNorm: Int  // (HD)
-    public let kNorm: Int  // (HD)
+    public let qBias: Int?, kBias: Int?, vBias: Int?  // (NH*HD), (NKV*HD), (NKV*HD)
+    public let oBias: Int?  // (C)
+    public let qNorm: Int?  // (HD)
+    public let kNorm: Int?  // (HD)
     public let postNorm: Int  // (C)
     public let gate: Int  // (F, C)
     public let up: Int  // (F, C)
     public let down: Int  // (C, F)
+    public let gateBias: Int?, upBias: Int?  // (F)
+    public let downBias: Int?  // (C)
+
+    /// Pointers to this layer's tensors in a buffer of this layout (the parameters or their gradients).
+    func pointers(_ base: UnsafeMutablePointer<Float>) -> LayerTensors {
+        func at(_ o: Int?) -> UnsafeMutablePointer<Float>? { o.map { base + $0 } }
+        return LayerTensors(
+            inputNorm: base + inputNorm, q: base + q, k: base + k, v: base + v, o: base + o,
+            qBias: at(qBias), kBias: at(kBias), vBias: at(vBias), oBias: at(oBias), qNorm: at(qNorm), kNorm: at(kNorm),
+            postNorm: base + postNorm, gate: base + gate, up: base + up, down: base + down,
+            gateBias: at(gateBias), upBias: at(upBias), downBias: at(downBias))
+    }
 }
 
 /// The layout of every parameter in one flat Float32 buffer (llm.c's `ParameterTensors`).
@@ -36,7 +51,7 @@ public struct ParameterLayout: Sendable {
     public let count: Int
     private let indexByName: [String: Int]
 
-    public init(config: Qwen3Config) {
+    public init(config: DecoderConfig) {
         let C = config.hiddenSize, V = config.vocabSize, F = config.intermediateSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim, HD = config.headDim
         var specs: [TensorSpec] = []
@@ -49,21 +64,33 @@ public struct ParameterLayout: Sendable {
         }
         embed = add("model.embed_tokens.weight", [V, C])
         var layers: [LayerOffsets] = []
+        let arch = config.architecture
         for l in 0..<config.numLayers {
             let p = "model.layers.\(l)."
+            // Each weight is followed by its bias, if the architecture has one.
+            let inputNorm = add(p + "input_layernorm.weight", [C])
+            let q = add(p + "self_attn.q_proj.weight", [QD, C])
+            let qBias = arch.qkvBias ? add(p + "self_attn.q_proj.bias", [QD]) : nil
+            let k = add(p + "self_attn.k_proj.weight", [KD, C])
+            let kBias = arch.qkvBias ? add(p + "self_attn.k_proj.bias", [KD]) : nil
+            let v = add(p + "self_attn.v_proj.weight", [KD, C])
+            let vBias = arch.qkvBias ? add(p + "self_attn.v_proj.bias", [KD]) : nil
+            let o = add(p + "self_attn.o_proj.weight", [C, QD])
+            let oBias = arch.outputBias ? add(p + "self_attn.o_proj.bias", [C]) : nil
+            let qNorm = arch.qkNorm ? add(p + "self_attn.q_norm.weight", [HD]) : nil
+            let kNorm = arch.qkNorm ? add(p + "self_attn.k_norm.weight", [HD]) : nil
+            let postNorm = add(p + "post_attention_layernorm.weight", [C])
+            let gate = add(p + "mlp.gate_proj.weight", [F, C])
+            let gateBias = arch.mlpBias ? add(p + "mlp.gate_proj.bias", [F]) : nil
+            let up = add(p + "mlp.up_proj.weight", [F, C])
+            let upBias = arch.mlpBias ? add(p + "mlp.up_proj.bias", [F]) : nil
+            let down = add(p + "mlp.down_proj.weight", [C, F])
+            let downBias = arch.mlpBias ? add(p + "mlp.down_proj.bias", [C]) : nil
             layers.append(
                 LayerOffsets(
-                    inputNorm: add(p + "input_layernorm.weight", [C]),
-                    q: add(p + "self_attn.q_proj.weight", [QD, C]),
-                    k: add(p + "self_attn.k_proj.weight", [KD, C]),
-                    v: add(p + "self_attn.v_proj.weight", [KD, C]),
-                    o: add(p + "self_attn.o_proj.weight", [C, QD]),
-                    qNorm: add(p + "self_attn.q_norm.weight", [HD]),
-                    kNorm: add(p + "self_attn.k_norm.weight", [HD]),
-                    postNorm: add(p + "post_attention_layernorm.weight", [C]),
-                    gate: add(p + "mlp.gate_proj.weight", [F, C]),
-                    up: add(p + "mlp.up_proj.weight", [F, C]),
-                    down: add(p + "mlp.down_proj.weight", [C, F])))
+                    inputNorm: inputNorm, q: q, k: k, v: v, o: o, qBias: qBias, kBias: kBias, vBias: vBias, oBias: oBias,
+                    qNorm: qNorm, kNorm: kNorm, postNorm: postNorm, gate: gate, up: up, down: down,
+                    gateBias: gateBias, upBias: upBias, downBias: downBias))
         }
         self.layers = layers
         finalNorm = add("model.norm.weight", [C])

@@ -42,12 +42,12 @@ public enum Pretrainer {
         let tokenizerData = try ByteVocabularyFile.json()
         let tokenizer = try Tokenizer(data: tokenizerData)
         guard let eos = tokenizer.endOfTextTokenId else { throw ModelError.invalidConfig("the byte vocabulary has no <|endoftext|>") }
-        var config = Qwen3Config(vocabSize: tokenizer.vocabularySize, hiddenSize: recipe.hiddenSize,
+        var config = DecoderConfig(vocabSize: tokenizer.vocabularySize, hiddenSize: recipe.hiddenSize,
                                  intermediateSize: recipe.intermediateSize, numLayers: recipe.layers, numHeads: recipe.heads,
                                  numKVHeads: recipe.kvHeads, headDim: recipe.headDim, maxPositionEmbeddings: 1024,
                                  tieWordEmbeddings: true, eosTokenId: Int(eos))
         config.dtype = "float32"
-        let model = try Qwen3Model(config: config)
+        let model = try DecoderModel(config: config)
         model.initializeRandom(seed: recipe.seed, std: 0.02)
         var settings = TrainerSettings()
         settings.optimizer = AdamWSettings(learningRate: recipe.learningRate, weightDecay: 0.01,

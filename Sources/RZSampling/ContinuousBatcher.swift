@@ -8,7 +8,7 @@ import RZTensor
 /// else is in flight (tokens are identical; logprobs agree to float rounding).
 /// Not thread-safe: one owner (the model's worker thread) drives it with `step()`.
 public final class ContinuousBatcher {
-    public let model: Qwen3Model
+    public let model: DecoderModel
     /// Upper bound on prompt tokens prefilled per step (at least one prompt is always admitted).
     public var prefillTokensPerStep = 4096
     private var requests: [Request] = []
@@ -29,7 +29,7 @@ public final class ContinuousBatcher {
         var finished: [Bool]
         var prefilledPrompts = 0
 
-        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: Qwen3Config) {
+        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: DecoderConfig) {
             self.id = id
             self.prompts = prompts
             self.parameters = parameters
@@ -52,7 +52,7 @@ public final class ContinuousBatcher {
         var isDone: Bool { prefilledPrompts == prompts.count && finished.allSatisfy { $0 } }
     }
 
-    public init(model: Qwen3Model) {
+    public init(model: DecoderModel) {
         self.model = model
     }
 

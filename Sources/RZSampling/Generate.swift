@@ -31,7 +31,7 @@ public struct Generation: Sendable, Equatable, Codable {
 /// does not depend on how requests are batched. `detokenize` (needed only for stop strings) maps a
 /// sample's tokens to text.
 public func generate(
-    model: Qwen3Model, prompts: [[Int32]], parameters: SamplingParameters,
+    model: DecoderModel, prompts: [[Int32]], parameters: SamplingParameters,
     detokenize: (([Int32]) -> String)? = nil, prefillTokensPerCall: Int = 4096
 ) throws -> [[Generation]] {
     let batcher = ContinuousBatcher(model: model)

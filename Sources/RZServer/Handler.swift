@@ -283,7 +283,7 @@ package struct Handler: APIProtocol {
         }
         return .ok(.init(body: .json(.init(
             role: i.role == .challenger ? .challenger : .solver,
-            config: .init(modelType: c.modelType, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
+            config: .init(modelType: c.family.rawValue, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
                           numHiddenLayers: c.numLayers, numAttentionHeads: c.numHeads, numKeyValueHeads: c.numKVHeads, headDim: c.headDim,
                           maxPositionEmbeddings: c.maxPositionEmbeddings, rmsNormEps: c.rmsNormEps, ropeTheta: c.ropeTheta,
                           tieWordEmbeddings: c.tieWordEmbeddings, bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId),

@@ -57,3 +57,24 @@ public func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
     for i in 0..<count where !x[i].isFinite { return false }
     return true
 }
+
+/// `m[r, :] += v` for every row of a row-major (rows, cols) matrix (a bias added to each token).
+public func addRowVector(_ m: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, rows: Int, cols: Int) {
+    parallelChunks(rows, minimumPerChunk: max(1, 65_536 / max(cols, 1))) { r, _ in
+        for i in r {
+            let row = m + i * cols
+            for j in 0..<cols { row[j] += v[j] }
+        }
+    }
+}
+
+/// `s += Σ_r m[r, :]` (a bias's gradient: the sum of its outputs' gradients over tokens). Rows are added in
+/// order, one column block per worker, so the result does not depend on the thread count.
+public func addColumnSums(_ s: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, cols: Int) {
+    parallelChunks(cols, minimumPerChunk: max(64, 65_536 / max(rows, 1))) { c, _ in
+        for i in 0..<rows {
+            let row = m + i * cols
+            for j in c { s[j] += row[j] }
+        }
+    }
+}

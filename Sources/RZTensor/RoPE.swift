@@ -4,15 +4,26 @@ import Foundation
 /// for pair index i < HD/2, angle = pos * theta^(-2i/HD); element i pairs with element i + HD/2.
 public struct RoPETable {
     public let headDim: Int
-    public let theta: Double
+    /// The first half's inverse frequencies (HD/2), as the model's rotary variant defines them.
+    public let inverseFrequencies: [Float]
     public private(set) var positions: Int = 0
     /// (positions, HD/2) each.
     public private(set) var cos: [Float] = []
     public private(set) var sin: [Float] = []
 
+    /// Plain RoPE: `inv_freq[i] = theta^(-2i/HD)`.
     public init(headDim: Int, theta: Double) {
+        self.init(headDim: headDim, inverseFrequencies: (0..<(headDim / 2)).map { i in
+            1.0 / Foundation.pow(theta, Double(2 * i) / Double(headDim))
+        })
+    }
+
+    /// Any rotary variant that only changes the frequencies (Llama 3's scaling among them).
+    public init(headDim: Int, inverseFrequencies: [Double]) {
+        precondition(inverseFrequencies.count == headDim / 2, "one inverse frequency per rotated pair")
         self.headDim = headDim
-        self.theta = theta
+        // transformers holds inv_freq in float32; rounding once here keeps angles bit-close for long positions.
+        self.inverseFrequencies = inverseFrequencies.map { Float($0) }
     }
 
     /// Makes the table cover positions `0..<n`.
@@ -21,11 +32,9 @@ public struct RoPETable {
         let half = headDim / 2
         var c = [Float](repeating: 0, count: n * half)
         var s = [Float](repeating: 0, count: n * half)
-        // transformers computes inv_freq in float32; doing the same keeps angles bit-close for long positions.
-        let invFreq: [Float] = (0..<half).map { i in Float(1.0 / Foundation.pow(theta, Double(2 * i) / Double(headDim))) }
         for p in 0..<n {
             for i in 0..<half {
-                let angle = Float(p) * invFreq[i]
+                let angle = Float(p) * inverseFrequencies[i]
                 c[p * half + i] = Foundation.cos(angle)
                 s[p * half + i] = Foundation.sin(angle)
             }

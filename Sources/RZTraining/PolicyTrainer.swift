@@ -80,12 +80,12 @@ public struct StepMetrics: Codable, Sendable, Equatable {
 /// Owns a policy model, its frozen KL reference and its AdamW state, and runs GRPO and SFT steps.
 /// Not thread-safe: one owner (a model actor) drives it.
 public final class PolicyTrainer {
-    public let model: Qwen3Model
-    public private(set) var reference: Qwen3Model?
+    public let model: DecoderModel
+    public private(set) var reference: DecoderModel?
     public let optimizer: AdamWState
     public var settings: TrainerSettings
 
-    public init(model: Qwen3Model, settings: TrainerSettings = TrainerSettings()) {
+    public init(model: DecoderModel, settings: TrainerSettings = TrainerSettings()) {
         self.model = model
         self.settings = settings
         optimizer = AdamWState(parameterCount: model.parameterCount)
@@ -93,7 +93,7 @@ public final class PolicyTrainer {
 
     /// Freezes a copy of the current weights as the KL reference (done at the start of each phase).
     public func resetReference() throws {
-        let ref = try reference ?? Qwen3Model(config: model.config)
+        let ref = try reference ?? DecoderModel(config: model.config)
         ref.parameters.copy(from: model.parameters)
         ref.logitBudget = model.logitBudget
         reference = ref
@@ -105,7 +105,7 @@ public final class PolicyTrainer {
             reference = nil
             return
         }
-        let ref = try Qwen3Model(config: model.config)
+        let ref = try DecoderModel(config: model.config)
         ref.parameters.copy(from: parameters)
         reference = ref
     }

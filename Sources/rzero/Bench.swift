@@ -15,13 +15,13 @@ struct Bench: ParsableCommand {
 enum BenchModel: String, ExpressibleByArgument, CaseIterable {
     case tiny, small
 
-    var config: Qwen3Config {
+    var config: DecoderConfig {
         switch self {
         case .tiny:
-            return Qwen3Config(vocabSize: 512, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 4,
+            return DecoderConfig(vocabSize: 512, hiddenSize: 256, intermediateSize: 768, numLayers: 4, numHeads: 4,
                                numKVHeads: 2, headDim: 64, tieWordEmbeddings: true)
         case .small:
-            return Qwen3Config(vocabSize: 2048, hiddenSize: 512, intermediateSize: 1536, numLayers: 8, numHeads: 8,
+            return DecoderConfig(vocabSize: 2048, hiddenSize: 512, intermediateSize: 1536, numLayers: 8, numHeads: 8,
                                numKVHeads: 4, headDim: 64, tieWordEmbeddings: true)
         }
     }
@@ -30,7 +30,7 @@ enum BenchModel: String, ExpressibleByArgument, CaseIterable {
 /// FLOPs of one forward + backward over `batch` sequences of `length` tokens, counting what is computed:
 /// 6 · tokens · (matmul parameters incl. LM head) plus full (unmasked) attention score and value
 /// products, 4 · NH · HD · len² per sequence and layer forward, twice that backward.
-func trainingStepFLOPs(_ c: Qwen3Config, batch: Int, length: Int) -> Double {
+func trainingStepFLOPs(_ c: DecoderConfig, batch: Int, length: Int) -> Double {
     let C = Double(c.hiddenSize), F = Double(c.intermediateSize), V = Double(c.vocabSize)
     let QD = Double(c.numHeads * c.headDim), KD = Double(c.numKVHeads * c.headDim)
     let perLayer = C * QD * 2 + C * KD * 2 + 3 * C * F
@@ -82,7 +82,7 @@ struct TrainStep: ParsableCommand {
     func run() throws {
         compute.apply()
         let config = model.config
-        let m = try Qwen3Model(config: config)
+        let m = try DecoderModel(config: config)
         m.initializeRandom(seed: 1)
         var rng = SeededRandom(seed: 2)
         let seqs = (0..<batch).map { _ in (0..<length).map { _ in Int32(rng.next() % UInt64(config.vocabSize)) } }
@@ -121,7 +121,7 @@ struct GRPOStepBench: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let m = try Qwen3Model(config: model.config)
+        let m = try DecoderModel(config: model.config)
         m.initializeRandom(seed: 1)
         let trainer = PolicyTrainer(model: m)
         try trainer.resetReference()
@@ -162,11 +162,11 @@ struct GenerateBench: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let m: Qwen3Model
+        let m: DecoderModel
         if let folder {
             m = try ModelFolder.load(folder)
         } else {
-            m = try Qwen3Model(config: model.config)
+            m = try DecoderModel(config: model.config)
             m.initializeRandom(seed: 1)
         }
         var rng = SeededRandom(seed: 4)

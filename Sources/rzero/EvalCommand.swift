@@ -58,7 +58,7 @@ struct Eval: ParsableCommand {
         guard (0...64).contains(majority), maxTokens >= 1 else { throw failure("--majority must be 0…64 and --max-tokens ≥ 1") }
         let items: [LabelledProblem]
         do { items = try LabelledDataset.load(dataset) } catch let e as ConfigError { throw failure(e.description) }
-        let m: Qwen3Model
+        let m: DecoderModel
         let tok: Tokenizer
         do {
             m = try ModelFolder.load(model)

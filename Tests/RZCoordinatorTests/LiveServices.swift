@@ -25,7 +25,7 @@ enum ToyModel {
     static func train() throws -> String {
         let tokPath = Fixtures.path("tokenizer/qwen_style.json")
         let tok = try Tokenizer(contentsOfFile: tokPath)
-        let model = try Qwen3Model(config: Qwen3Config(vocabSize: tok.vocabularySize, hiddenSize: 64, intermediateSize: 128,
+        let model = try DecoderModel(config: DecoderConfig(vocabSize: tok.vocabularySize, hiddenSize: 64, intermediateSize: 128,
                                                         numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 16, tieWordEmbeddings: true))
         model.initializeRandom(seed: 5, std: 0.05)
         guard let eos = tok.endOfTextTokenId else { fatalError("fixture tokenizer has no <|endoftext|>") }

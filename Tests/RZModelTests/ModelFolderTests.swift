@@ -6,8 +6,8 @@ import RZTestSupport
 
 @Suite("config.json parsing and validation")
 struct ConfigTests {
-    func decode(_ json: String) throws -> Qwen3Config {
-        try JSONDecoder().decode(Qwen3Config.self, from: Data(json.utf8))
+    func decode(_ json: String) throws -> DecoderConfig {
+        try JSONDecoder().decode(DecoderConfig.self, from: Data(json.utf8))
     }
 
     let base = """
@@ -27,11 +27,16 @@ struct ConfigTests {
     }
 
     @Test("unsupported models and inconsistent sizes are clear errors", arguments: [
-        ("\"model_type\": \"llama\"", "model_type"),
+        ("\"model_type\": \"mistral\"", "model_type"),
         ("\"num_key_value_heads\": 3", "multiple"),
         ("\"head_dim\": 7", "head_dim"),
         ("\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}", "yarn"),
-        ("\"attention_bias\": true", "attention_bias"),
+        ("\"mlp_bias\": true", "mlp_bias"),
+        ("\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2}", "linear"),
+        ("\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8}", "low_freq_factor"),
+        ("\"partial_rotary_factor\": 0.5", "partial_rotary_factor"),
+        ("\"architectures\": [\"LlamaForCausalLM\"]", "LlamaForCausalLM"),
+        ("\"model_type\": \"qwen2\", \"layer_types\": [\"sliding_attention\"]", "sliding_attention"),
         ("\"use_sliding_window\": true", "sliding"),
         ("\"hidden_act\": \"gelu\"", "gelu"),
     ])

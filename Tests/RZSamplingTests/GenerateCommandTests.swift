@@ -8,7 +8,7 @@ import RZTokenizer
 func modelFolderWithTokenizer() throws -> String {
     let tokPath = Fixtures.path("tokenizer/qwen_style.json")
     let tok = try Tokenizer(contentsOfFile: tokPath)
-    let model = try Qwen3Model(config: Qwen3Config(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 48,
+    let model = try DecoderModel(config: DecoderConfig(vocabSize: tok.vocabularySize, hiddenSize: 32, intermediateSize: 48,
                                                     numLayers: 2, numHeads: 2, numKVHeads: 1, headDim: 16, tieWordEmbeddings: true))
     model.initializeRandom(seed: 9, std: 0.1)
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-gen-\(UUID().uuidString)").path

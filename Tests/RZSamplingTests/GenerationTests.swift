@@ -5,7 +5,7 @@ import RZSampling
 import RZTensor
 import RZTestSupport
 
-func fixtureModel() throws -> Qwen3Model { try ModelFolder.load(Fixtures.path("engine/tied")) }
+func fixtureModel() throws -> DecoderModel { try ModelFolder.load(Fixtures.path("engine/tied")) }
 
 @Suite("KV-cache generation")
 struct GenerationTests {

@@ -8,7 +8,7 @@ import RZTestSupport
 /// Samples `length` tokens after each prompt at temperature 1 by recomputing the whole sequence each
 /// token (test-only: the real generator with a KV cache lives in the sampling module). Returns the
 /// responses and their log-probabilities under the sampling policy.
-func sampleByRecompute(_ model: Qwen3Model, prompts: [[Int32]], length: Int, rng: inout SeededRandom)
+func sampleByRecompute(_ model: DecoderModel, prompts: [[Int32]], length: Int, rng: inout SeededRandom)
     throws -> [(response: [Int32], logprobs: [Float])]
 {
     var seqs = prompts
@@ -33,10 +33,10 @@ func sampleByRecompute(_ model: Qwen3Model, prompts: [[Int32]], length: Int, rng
     return zip(prompts, zip(seqs, logps)).map { p, sl in (Array(sl.0[p.count...]), sl.1) }
 }
 
-func tinyModel(seed: UInt64) throws -> Qwen3Model {
-    let config = Qwen3Config(vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2,
+func tinyModel(seed: UInt64) throws -> DecoderModel {
+    let config = DecoderConfig(vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 2,
                              numKVHeads: 1, headDim: 16, tieWordEmbeddings: true)
-    let m = try Qwen3Model(config: config)
+    let m = try DecoderModel(config: config)
     m.initializeRandom(seed: seed)
     return m
 }

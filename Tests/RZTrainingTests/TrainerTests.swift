@@ -55,7 +55,7 @@ struct WeightComparison {
     var worstTensor = ""
 }
 
-func compareWeights(_ model: Qwen3Model, initial: Qwen3Model, prefix: String) throws -> WeightComparison {
+func compareWeights(_ model: DecoderModel, initial: DecoderModel, prefix: String) throws -> WeightComparison {
     let expected = try SafetensorsFile(path: StepFixture.dir + "/expected.safetensors")
     var c = WeightComparison()
     for spec in model.layout.tensors {

@@ -7,7 +7,7 @@ public enum ModelFolder {
     public static let weightsName = "model.safetensors"
     public static let indexName = "model.safetensors.index.json"
 
-    public static func loadConfig(_ dir: String) throws -> Qwen3Config {
+    public static func loadConfig(_ dir: String) throws -> DecoderConfig {
         let path = dir + "/" + configName
         guard FileManager.default.fileExists(atPath: path) else { throw ModelError.fileNotFound(path) }
         let data: Data
@@ -15,7 +15,7 @@ public enum ModelFolder {
             throw ModelError.unreadable(path: path, reason: error.localizedDescription)
         }
         do {
-            return try JSONDecoder().decode(Qwen3Config.self, from: data)
+            return try JSONDecoder().decode(DecoderConfig.self, from: data)
         } catch let e as ModelError {
             throw e
         } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
@@ -27,9 +27,9 @@ public enum ModelFolder {
     }
 
     /// Loads config and weights, checking every tensor's name and shape against the architecture.
-    public static func load(_ dir: String) throws -> Qwen3Model {
+    public static func load(_ dir: String) throws -> DecoderModel {
         let config = try loadConfig(dir)
-        let model = try Qwen3Model(config: config)
+        let model = try DecoderModel(config: config)
         try loadWeights(into: model, from: dir)
         return model
     }
@@ -68,7 +68,7 @@ public enum ModelFolder {
         return Dictionary(uniqueKeysWithValues: f.entries.keys.map { ($0, f) })
     }
 
-    public static func loadWeights(into model: Qwen3Model, from dir: String) throws {
+    public static func loadWeights(into model: DecoderModel, from dir: String) throws {
         var byName = try weightFiles(dir)
         // Tied checkpoints sometimes still carry lm_head.weight; the tied model has no such tensor.
         if model.config.tieWordEmbeddings { byName.removeValue(forKey: ParameterLayout.lmHeadName) }
@@ -91,7 +91,7 @@ public enum ModelFolder {
     }
 
     /// Writes `config.json` and `model.safetensors` (Float32) into `dir`, each file atomically.
-    public static func save(_ model: Qwen3Model, to dir: String, metadata: [String: String] = [:]) throws {
+    public static func save(_ model: DecoderModel, to dir: String, metadata: [String: String] = [:]) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var config = model.config
         config.dtype = "float32"

@@ -10,14 +10,15 @@ public struct ForwardOutput: Sendable {
     public var logits: [[Float]]?
 }
 
-/// A Qwen3-architecture decoder (transformers' `Qwen3ForCausalLM`) on the CPU with an exact backward.
+/// A decoder of the supported families (transformers' `Qwen3ForCausalLM`, `Qwen2ForCausalLM`,
+/// `LlamaForCausalLM`; `DecoderConfig` says which and what that implies) on the CPU with an exact backward.
 ///
 /// All parameters live in one flat buffer (`parameters`) with named views (`layout`); gradients use the
 /// same layout. `forward` caches what `backward` needs; `backward` then accumulates the gradient of
 /// `Σ_t w_t · log p_t` (weights per predicted token) into `gradients`.
 /// Not thread-safe: one owner (a model actor) drives it.
-public final class Qwen3Model {
-    public let config: Qwen3Config
+public final class DecoderModel {
+    public let config: DecoderConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
     public private(set) var gradients: FloatBuffer?
@@ -26,18 +27,22 @@ public final class Qwen3Model {
     public var logitBudget: Int = 32 << 20
 
     var rope: RoPETable
+    /// The layer definition every layer runs (sizes and architecture).
+    let block: DecoderBlock
     private var activations: Activations?
     private var scratch: BackwardScratch?
     private var lastBatch: PackedBatch?
     private var lastTargets: [Int32] = []
 
     /// A model with zero parameters; fill `parameters` (e.g. from a checkpoint or `initializeRandom`).
-    public init(config: Qwen3Config) throws {
+    public init(config: DecoderConfig) throws {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config: config)
         parameters = FloatBuffer(count: layout.count)
-        rope = RoPETable(headDim: config.headDim, theta: config.ropeTheta)
+        rope = RoPETable(headDim: config.headDim,
+                         inverseFrequencies: config.rotaryScaling.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta))
+        block = DecoderBlock(config)
     }
 
     public var parameterCount: Int { layout.count }
@@ -68,10 +73,8 @@ public final class Qwen3Model {
         try validate(sequences)
         let batch = PackedBatch(sequences: sequences)
         let N = batch.tokenCount
-        let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
+        let C = config.hiddenSize, V = config.vocabSize
         let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
-        let QD = NH * HD, KD = NKV * HD
-        let eps = Float(config.rmsNormEps)
         let act = activationsFor(batch)
         rope.ensure(positions: batch.maxLength)
         let W = parameters.base
@@ -84,34 +87,20 @@ public final class Qwen3Model {
                         let ids = idsBuf.baseAddress!, pos = posBuf.baseAddress!
                         let cos = cosBuf.baseAddress!, sin = sinBuf.baseAddress!
                         embeddingForward(out: act.ptr(act.layers[0].res), ids: ids, table: W + layout.embed, N: N, C: C)
+                        let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
                         for (l, a) in act.layers.enumerated() {
-                            let p = layout.layers[l]
+                            let w = layout.layers[l].pointers(W)
                             let next = l + 1 < act.layers.count ? act.layers[l + 1].res : act.finalRes
-                            rmsNormForward(out: act.ptr(a.ln1), rstd: act.ptr(a.rstd1), inp: act.ptr(a.res),
-                                           weight: W + p.inputNorm, N: N, C: C, eps: eps)
-                            linearForward(out: act.ptr(a.qRaw), inp: act.ptr(a.ln1), weight: W + p.q, N: N, inF: C, outF: QD)
-                            linearForward(out: act.ptr(a.kRaw), inp: act.ptr(a.ln1), weight: W + p.k, N: N, inF: C, outF: KD)
-                            linearForward(out: act.ptr(a.v), inp: act.ptr(a.ln1), weight: W + p.v, N: N, inF: C, outF: KD)
-                            rmsNormForward(out: act.ptr(a.q), rstd: act.ptr(a.rstdQ), inp: act.ptr(a.qRaw),
-                                           weight: W + p.qNorm, N: N * NH, C: HD, eps: eps)
-                            rmsNormForward(out: act.ptr(a.k), rstd: act.ptr(a.rstdK), inp: act.ptr(a.kRaw),
-                                           weight: W + p.kNorm, N: N * NKV, C: HD, eps: eps)
-                            ropeForward(x: act.ptr(a.q), positions: pos, cos: cos, sin: sin, N: N, H: NH, HD: HD)
-                            ropeForward(x: act.ptr(a.k), positions: pos, cos: cos, sin: sin, N: N, H: NKV, HD: HD)
-                            attentionForward(out: act.ptr(a.att), probs: act.ptr(a.probs), q: act.ptr(a.q),
-                                             k: act.ptr(a.k), v: act.ptr(a.v), batch: batch, NH: NH, NKV: NKV, HD: HD)
-                            linearForward(out: act.ptr(a.mid), inp: act.ptr(a.att), weight: W + p.o, N: N, inF: QD, outF: C)
-                            addInPlace(act.ptr(a.mid), act.ptr(a.res), count: N * C)
-                            rmsNormForward(out: act.ptr(a.ln2), rstd: act.ptr(a.rstd2), inp: act.ptr(a.mid),
-                                           weight: W + p.postNorm, N: N, C: C, eps: eps)
-                            linearForward(out: act.ptr(a.gate), inp: act.ptr(a.ln2), weight: W + p.gate, N: N, inF: C, outF: F)
-                            linearForward(out: act.ptr(a.up), inp: act.ptr(a.ln2), weight: W + p.up, N: N, inF: C, outF: F)
-                            swigluForward(h: act.ptr(a.h), gate: act.ptr(a.gate), up: act.ptr(a.up), count: N * F)
-                            linearForward(out: act.ptr(next), inp: act.ptr(a.h), weight: W + p.down, N: N, inF: F, outF: C)
-                            addInPlace(act.ptr(next), act.ptr(a.mid), count: N * C)
+                            let att = act.attention(l)
+                            block.attentionInputForward(w, x: act.ptr(a.res), att, N: N, rotary: rotary)
+                            attentionForward(out: att.att, probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,
+                                             NH: NH, NKV: NKV, HD: HD)
+                            block.attentionOutputForward(w, x: act.ptr(a.res), att: att.att, out: act.ptr(a.mid),
+                                                         projection: act.ptr(a.mid), N: N)
+                            block.mlpForward(w, x: act.ptr(a.mid), act.mlp(l), out: act.ptr(next), N: N)
                         }
                         rmsNormForward(out: act.ptr(act.lnf), rstd: act.ptr(act.rstdf), inp: act.ptr(act.finalRes),
-                                       weight: W + layout.finalNorm, N: N, C: C, eps: eps)
+                                       weight: W + layout.finalNorm, N: N, C: C, eps: block.eps)
                     }
                 }
             }
@@ -207,9 +196,9 @@ public final class Qwen3Model {
             throw ModelError.invalidInput("weights for sequence \(s) have \(w.count) values, expected \(batch.lengths[s] - 1)")
         }
         let N = batch.tokenCount
-        let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
+        let C = config.hiddenSize, V = config.vocabSize
         let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
-        let QD = NH * HD, KD = NKV * HD
+        let KD = NKV * HD
         let sc = scratchFor(batch, logitRows: act.logitRows)
         let G = ensureGradients().base
         let W = parameters.base
@@ -255,52 +244,25 @@ public final class Qwen3Model {
                                             weight: W + layout.finalNorm, rstd: act.ptr(act.rstdf), N: N, C: C,
                                             scratch: normScratch)
 
+                            let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
+                            let blockScratch = sc.block
                             for l in stride(from: act.layers.count - 1, through: 0, by: -1) {
                                 let a = act.layers[l]
-                                let p = layout.layers[l]
-                                // MLP block: out = mid + down(silu(gate(ln2)) * up(ln2))
-                                let dH = sc.ptr(sc.dH), dGate = sc.ptr(sc.dGate), dUp = sc.ptr(sc.dUp)
-                                let dLn = sc.ptr(sc.dLn)
-                                linearBackward(dInp: dH, dWeight: G + p.down, dOut: dRes, inp: act.ptr(a.h), weight: W + p.down,
-                                               N: N, inF: F, outF: C, accumulateInput: false)
-                                swigluBackward(dGate: dGate, dUp: dUp, dH: dH, gate: act.ptr(a.gate), up: act.ptr(a.up), count: N * F)
-                                linearBackward(dInp: dLn, dWeight: G + p.gate, dOut: dGate, inp: act.ptr(a.ln2), weight: W + p.gate,
-                                               N: N, inF: C, outF: F, accumulateInput: false)
-                                linearBackward(dInp: dLn, dWeight: G + p.up, dOut: dUp, inp: act.ptr(a.ln2), weight: W + p.up,
-                                               N: N, inF: C, outF: F, accumulateInput: true)
+                                let w = layout.layers[l].pointers(W), g = layout.layers[l].pointers(G)
+                                let att = act.attention(l)
+                                // dRes: the gradient at this layer's output; dMid: at the attention block's output.
                                 let dMid = dOther
-                                dMid.update(from: dRes, count: N * C)
-                                rmsNormBackward(dInp: dMid, dWeight: G + p.postNorm, dOut: dLn, inp: act.ptr(a.mid),
-                                                weight: W + p.postNorm, rstd: act.ptr(a.rstd2), N: N, C: C, scratch: normScratch)
-                                // Attention block: mid = res + o(attention(rope(qnorm(q(ln1))), rope(knorm(k(ln1))), v(ln1)))
-                                let dAtt = sc.ptr(sc.dAtt), dQ = sc.ptr(sc.dQ), dK = sc.ptr(sc.dK), dV = sc.ptr(sc.dV)
-                                linearBackward(dInp: dAtt, dWeight: G + p.o, dOut: dMid, inp: act.ptr(a.att), weight: W + p.o,
-                                               N: N, inF: QD, outF: C, accumulateInput: false)
-                                dK.update(repeating: 0, count: N * KD)
-                                dV.update(repeating: 0, count: N * KD)
-                                attentionBackward(dQ: dQ, dK: dK, dV: dV, dOut: dAtt, probs: act.ptr(a.probs), q: act.ptr(a.q),
-                                                  k: act.ptr(a.k), v: act.ptr(a.v), batch: batch, NH: NH, NKV: NKV, HD: HD,
-                                                  scratch: sc.ptr(sc.dScores))
-                                ropeBackward(dx: dQ, positions: pos, cos: cos, sin: sin, N: N, H: NH, HD: HD)
-                                ropeBackward(dx: dK, positions: pos, cos: cos, sin: sin, N: N, H: NKV, HD: HD)
-                                let dQRaw = sc.ptr(sc.dQRaw), dKRaw = sc.ptr(sc.dKRaw)
-                                dQRaw.update(repeating: 0, count: N * QD)
-                                dKRaw.update(repeating: 0, count: N * KD)
-                                rmsNormBackward(dInp: dQRaw, dWeight: G + p.qNorm, dOut: dQ, inp: act.ptr(a.qRaw),
-                                                weight: W + p.qNorm, rstd: act.ptr(a.rstdQ), N: N * NH, C: HD, scratch: normScratch)
-                                rmsNormBackward(dInp: dKRaw, dWeight: G + p.kNorm, dOut: dK, inp: act.ptr(a.kRaw),
-                                                weight: W + p.kNorm, rstd: act.ptr(a.rstdK), N: N * NKV, C: HD, scratch: normScratch)
-                                linearBackward(dInp: dLn, dWeight: G + p.q, dOut: dQRaw, inp: act.ptr(a.ln1), weight: W + p.q,
-                                               N: N, inF: C, outF: QD, accumulateInput: false)
-                                linearBackward(dInp: dLn, dWeight: G + p.k, dOut: dKRaw, inp: act.ptr(a.ln1), weight: W + p.k,
-                                               N: N, inF: C, outF: KD, accumulateInput: true)
-                                linearBackward(dInp: dLn, dWeight: G + p.v, dOut: dV, inp: act.ptr(a.ln1), weight: W + p.v,
-                                               N: N, inF: C, outF: KD, accumulateInput: true)
-                                // dRes for the layer below = dMid + rmsnorm backward; reuse dRes's buffer for it.
+                                block.mlpBackward(w, g, x: act.ptr(a.mid), act.mlp(l), blockScratch, dOut: dRes, dX: dMid, N: N)
+                                block.attentionOutputBackward(w, g, att: att.att, dOut: dMid, dAtt: blockScratch.dAtt, N: N)
+                                blockScratch.dK.update(repeating: 0, count: N * KD)
+                                blockScratch.dV.update(repeating: 0, count: N * KD)
+                                attentionBackward(dQ: blockScratch.dQ, dK: blockScratch.dK, dV: blockScratch.dV, dOut: blockScratch.dAtt,
+                                                  probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,
+                                                  NH: NH, NKV: NKV, HD: HD, scratch: sc.ptr(sc.dScores))
+                                // The gradient at the layer's input: dMid through the residual, plus ln1's path.
                                 let dBelow = dRes
                                 dBelow.update(from: dMid, count: N * C)
-                                rmsNormBackward(dInp: dBelow, dWeight: G + p.inputNorm, dOut: dLn, inp: act.ptr(a.res),
-                                                weight: W + p.inputNorm, rstd: act.ptr(a.rstd1), N: N, C: C, scratch: normScratch)
+                                block.attentionInputBackward(w, g, x: act.ptr(a.res), att, blockScratch, dX: dBelow, N: N, rotary: rotary)
                                 dRes = dBelow
                                 dOther = dMid
                             }
