@@ -3,8 +3,8 @@
 
     python scripts/make_fixtures.py            # writes Tests/Fixtures/engine/...
 
-For each small random Qwen3 model it writes an HF folder and a reference computed by
-transformers' Qwen3ForCausalLM in float64 from the same float32 weights:
+For each small random model it writes an HF folder and a reference computed by transformers
+(Qwen3ForCausalLM, Qwen2ForCausalLM or LlamaForCausalLM) in float64 from the same float32 weights:
   reference.json          magic, version, the token batch and the per-token weights
   reference.safetensors   logits_<s> (len, V), logprobs_<s> (len-1), objective, grad.<param name>
 The objective is sum_s sum_t w[s][t] * log p(x_t | x_<t), each sequence run alone (no padding),
@@ -16,6 +16,11 @@ Models (vocab sizes are not multiples of 8; head_dim != hidden/heads; kv heads <
   bf16      the tied model's weights stored as BF16; reference from transformers loading that folder
   f16       the same stored as F16
   unseen    a third config and seed, used only by the CLI test of `rzero score`
+  llama_bf16   Llama (OctoThinker's family): llama3 rope scaling with all three frequency bands in use,
+               GQA (6 heads / 2 kv), no head_dim in config.json, untied, attention_bias and mlp_bias with
+               non-zero biases, newer config (rope_parameters), stored as BF16
+  llama_old    Llama without biases, tied, older config (rope_scaling + top-level rope_theta, torch_dtype)
+  qwen2_tied   Qwen2 (Qwen2.5's family): non-zero q/k/v biases, no q/k norm, tied, 4 heads / 1 kv
 """
 import json
 import os
@@ -24,7 +29,10 @@ import sys
 
 import torch
 from safetensors.torch import save_file
-from transformers import Qwen3Config, Qwen3ForCausalLM
+from transformers import (LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+                          Qwen3ForCausalLM)
+
+CLASSES = {"qwen3": Qwen3ForCausalLM, "qwen2": Qwen2ForCausalLM, "llama": LlamaForCausalLM}
 
 MAGIC = "rzero-engine-fixture"
 VERSION = 1
@@ -33,10 +41,12 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "
 
 def random_model(cfg, seed):
     torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(cfg).float()
+    model = CLASSES[cfg.model_type](cfg).float()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if p.dim() == 1:  # norm weights: around 1 so that they matter
+            if name.endswith(".bias"):  # biases: around 0, large enough to matter
+                p.copy_(0.3 * torch.randn_like(p))
+            elif p.dim() == 1:  # norm weights: around 1 so that they matter
                 p.copy_(1.0 + 0.2 * torch.randn_like(p))
             else:  # larger than HF's 0.02 so attention and logits are far from uniform
                 p.copy_(0.15 * torch.randn_like(p))
@@ -93,7 +103,22 @@ def write_case(name, folder_writer, cfg, seed):
 
 def save_plain(model, d):
     model.save_pretrained(d)
-    return Qwen3ForCausalLM.from_pretrained(d, dtype=torch.float32)
+    return type(model).from_pretrained(d, dtype=torch.float32)
+
+
+def save_old_style(model, d):
+    """How transformers < 4.56 wrote config.json: rope_theta (and rope_scaling) at the top level, torch_dtype."""
+    model.save_pretrained(d)
+    p = os.path.join(d, "config.json")
+    c = json.load(open(p))
+    rope = c.pop("rope_parameters")
+    c["rope_theta"] = rope.pop("rope_theta")
+    if rope.get("rope_type", "default") != "default":
+        c["rope_scaling"] = rope
+    c["torch_dtype"] = c.pop("dtype")
+    c.pop("layer_types", None)
+    json.dump(c, open(p, "w"), indent=2)
+    return type(model).from_pretrained(d, dtype=torch.float32)
 
 
 def save_old_style_sharded(model, d):
@@ -105,17 +130,30 @@ def save_old_style_sharded(model, d):
     c.pop("layer_types", None)
     json.dump(c, open(p, "w"), indent=2)
     assert os.path.exists(os.path.join(d, "model.safetensors.index.json")), "expected a sharded checkpoint"
-    return Qwen3ForCausalLM.from_pretrained(d, dtype=torch.float32)
+    return type(model).from_pretrained(d, dtype=torch.float32)
 
 
 def save_in(dtype):
     def writer(model, d):
         model.to(dtype).save_pretrained(d)
-        return Qwen3ForCausalLM.from_pretrained(d, dtype=torch.float32)  # upcast on load, as rzero does
+        return type(model).from_pretrained(d, dtype=torch.float32)  # upcast on load, as rzero does
     return writer
 
 
+def without_head_dim(writer):
+    """Llama configs before head_dim existed: the decoder must take hidden_size / heads."""
+    def write(model, d):
+        loaded = writer(model, d)
+        p = os.path.join(d, "config.json")
+        c = json.load(open(p))
+        assert c.pop("head_dim") == c["hidden_size"] // c["num_attention_heads"]
+        json.dump(c, open(p, "w"), indent=2)
+        return loaded
+    return write
+
+
 def main():
+    only = set(sys.argv[1:])  # case names to (re)write; all when empty
     tied = Qwen3Config(vocab_size=101, hidden_size=48, intermediate_size=80, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True,
                        rope_parameters={"rope_theta": 10000.0, "rope_type": "default"})
@@ -125,11 +163,36 @@ def main():
     unseen = Qwen3Config(vocab_size=77, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
                          num_attention_heads=2, num_key_value_heads=1, head_dim=24, tie_word_embeddings=False,
                          rope_parameters={"rope_theta": 500000.0, "rope_type": "default"})
-    write_case("tied", save_plain, tied, 11)
-    write_case("untied", save_old_style_sharded, untied, 22)
-    write_case("bf16", save_in(torch.bfloat16), tied, 11)
-    write_case("f16", save_in(torch.float16), tied, 11)
-    write_case("unseen", save_plain, unseen, 33)
+    # llama3 scaling with original_max_position_embeddings 32 and low/high factors 1/4: wavelengths below 8
+    # are kept, above 32 divided by the factor, and the band between interpolated; head_dim 8 has one of each.
+    llama = LlamaConfig(vocab_size=97, hidden_size=48, intermediate_size=72, num_hidden_layers=2,
+                        num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=False,
+                        attention_bias=True, mlp_bias=True, rms_norm_eps=1e-5,
+                        rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
+                                         "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                         "original_max_position_embeddings": 32},
+                        bos_token_id=1, eos_token_id=2)
+    llama_old = LlamaConfig(vocab_size=89, hidden_size=32, intermediate_size=56, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=4, head_dim=8, tie_word_embeddings=True,
+                            rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                             "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                             "original_max_position_embeddings": 8192})
+    qwen2 = Qwen2Config(vocab_size=103, hidden_size=40, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=1, tie_word_embeddings=True,
+                        rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"})
+    cases = [
+        ("tied", save_plain, tied, 11),
+        ("untied", save_old_style_sharded, untied, 22),
+        ("bf16", save_in(torch.bfloat16), tied, 11),
+        ("f16", save_in(torch.float16), tied, 11),
+        ("unseen", save_plain, unseen, 33),
+        ("llama_bf16", without_head_dim(save_in(torch.bfloat16)), llama, 44),
+        ("llama_old", save_old_style, llama_old, 55),
+        ("qwen2_tied", save_plain, qwen2, 66),
+    ]
+    for name, writer, cfg, seed in cases:
+        if not only or name in only:
+            write_case(name, writer, cfg, seed)
 
 
 if __name__ == "__main__":

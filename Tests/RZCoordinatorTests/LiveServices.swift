@@ -22,11 +22,23 @@ enum ToyModel {
         do { return try train() } catch { fatalError("toy model: \(error)") }
     }()
 
-    static func train() throws -> String {
+    /// The same toy as a Llama (OctoThinker's family): untied, attention and MLP biases, llama3 rope scaling.
+    static let llamaFolder: String = {
+        let arch = DecoderArchitecture(qkNorm: false, qkvBias: true, outputBias: true, mlpBias: true)
+        let scaling = RotaryScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 32)
+        do { return try train(family: .llama, architecture: arch, rotaryScaling: scaling, tied: false) } catch {
+            fatalError("toy Llama model: \(error)")
+        }
+    }()
+
+    static func train(family: ModelFamily = .qwen3, architecture: DecoderArchitecture? = nil, rotaryScaling: RotaryScaling = .none,
+                      tied: Bool = true) throws -> String {
         let tokPath = Fixtures.path("tokenizer/qwen_style.json")
         let tok = try Tokenizer(contentsOfFile: tokPath)
-        let model = try DecoderModel(config: DecoderConfig(vocabSize: tok.vocabularySize, hiddenSize: 64, intermediateSize: 128,
-                                                        numLayers: 2, numHeads: 4, numKVHeads: 2, headDim: 16, tieWordEmbeddings: true))
+        let model = try DecoderModel(config: DecoderConfig(family: family, architecture: architecture, vocabSize: tok.vocabularySize,
+                                                           hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4,
+                                                           numKVHeads: 2, headDim: 16, rotaryScaling: rotaryScaling,
+                                                           tieWordEmbeddings: tied))
         model.initializeRandom(seed: 5, std: 0.05)
         guard let eos = tok.endOfTextTokenId else { fatalError("fixture tokenizer has no <|endoftext|>") }
         var samples: [SFTSample] = []
@@ -43,7 +55,7 @@ enum ToyModel {
         settings.optimizer.learningRate = 3e-3
         let trainer = PolicyTrainer(model: model, settings: settings)
         for _ in 0..<150 { _ = try trainer.sftStep(samples) }
-        let dir = temporaryDirectory() + "/toy-model"
+        let dir = temporaryDirectory() + "/toy-\(family.rawValue)"
         try ModelFolder.save(trainer.model, to: dir)
         try FileManager.default.copyItem(atPath: tokPath, toPath: dir + "/tokenizer.json")
         return dir
@@ -92,9 +104,9 @@ struct ServicePair {
     var solver: LiveService
     var checkpoints: String
 
-    static func start(checkpoints: String = temporaryDirectory()) async throws -> ServicePair {
-        ServicePair(challenger: try await LiveService.start(role: .challenger, checkpointsDir: checkpoints + "/challenger"),
-                    solver: try await LiveService.start(role: .solver, checkpointsDir: checkpoints + "/solver"),
+    static func start(checkpoints: String = temporaryDirectory(), modelDir: String = ToyModel.folder) async throws -> ServicePair {
+        ServicePair(challenger: try await LiveService.start(role: .challenger, modelDir: modelDir, checkpointsDir: checkpoints + "/challenger"),
+                    solver: try await LiveService.start(role: .solver, modelDir: modelDir, checkpointsDir: checkpoints + "/solver"),
                     checkpoints: checkpoints)
     }
 

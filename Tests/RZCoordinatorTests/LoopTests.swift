@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import RZCoordinator
+import RZModel
 import RZRewards
 import RZTestSupport
 
@@ -34,8 +35,24 @@ func comparableRecords(_ dir: String) throws -> [String: String] {
 @Suite("Coordinator: the R-Zero loop over live services", .serialized)
 struct LoopTests {
     @Test("a short run writes a consistent run directory: votes add up to m, rewards follow the formulas")
-    func consistentRunDirectory() async throws {
-        let pair = try await ServicePair.start()
+    func consistentRunDirectory() async throws { try await checkConsistentRun(modelDir: ToyModel.folder) }
+
+    @Test("the same on a Llama model: services, coordinator, checkpoints and report; checkpoints stay Llama folders")
+    func llamaRun() async throws {
+        let checkpoints = try await checkConsistentRun(modelDir: ToyModel.llamaFolder)
+        let saved = try FileManager.default.contentsOfDirectory(atPath: checkpoints + "/solver").filter { !$0.hasPrefix(".") }
+        #expect(!saved.isEmpty)
+        for name in saved {
+            let config = try ModelFolder.loadConfig(checkpoints + "/solver/" + name)
+            #expect(config.family == .llama && config.architecture.mlpBias && !config.tieWordEmbeddings)
+            #expect(config.rotaryScaling != .none)
+        }
+    }
+
+    /// Runs `shortConfig()` on `modelDir` and checks the run directory; returns the services' checkpoint folder.
+    @discardableResult
+    func checkConsistentRun(modelDir: String) async throws -> String {
+        let pair = try await ServicePair.start(modelDir: modelDir)
         let dir = temporaryDirectory() + "/run"
         let config = shortConfig()
         let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
@@ -117,6 +134,7 @@ struct LoopTests {
         let html = Report.html(main: summary)
         #expect(html.contains("<svg") && html.contains("Challenger reward per step") && html.contains("Kept questions"))
         #expect(!html.contains("<script"))
+        return pair.checkpoints
     }
 
     @Test("a run stopped between units and resumed by a new coordinator writes what an uninterrupted run writes")

@@ -30,7 +30,7 @@ struct EngineFixture {
     }
 }
 
-@Suite("Parity with transformers' Qwen3ForCausalLM (fixtures from scripts/make_fixtures.py)")
+@Suite("Parity with transformers' Qwen3, Qwen2 and Llama ForCausalLM (fixtures from scripts/make_fixtures.py)")
 struct ParityTests {
     /// Logits within 1e-4 absolute, log-probs likewise, every parameter gradient within 1e-3 relative.
     func check(_ name: String, logitBudget: Int? = nil) throws {
@@ -75,10 +75,20 @@ struct ParityTests {
     @Test("F16 checkpoint gives the logits transformers computes from it")
     func f16() throws { try check("f16") }
 
+    @Test("Llama: llama3 rope scaling, GQA, untied, attention and MLP biases, no head_dim, BF16 checkpoint")
+    func llama() throws { try check("llama_bf16") }
+
+    @Test("Llama: tied, no biases, older config.json (rope_scaling, rope_theta, torch_dtype)")
+    func llamaOlderConfig() throws { try check("llama_old") }
+
+    @Test("Qwen2: q/k/v biases, no q/k norm, tied, one kv head")
+    func qwen2() throws { try check("qwen2_tied") }
+
     @Test("LM head computed in row chunks (large-vocabulary path) gives the same results")
     func chunkedLMHead() throws {
         try check("tied", logitBudget: 3 * 101)
         try check("untied", logitBudget: 131)
+        try check("llama_bf16", logitBudget: 2 * 97)
     }
 
     @Test("backward twice accumulates twice the gradient; zeroGradients resets")
