@@ -22,6 +22,18 @@ downloaded. Outputs:
   unicode_classes.json  the \\p{L}, \\p{N}, \\s sets of the regex engine tokenizers uses (Oniguruma),
                      as code point ranges.
   nfc_cases.json     HF's NFC normalizer on every code point that changes and on sampled sequences.
+  llama3_style.json  vocab 2000 asked: Llama 3's Split regex (\p{N}{1,3}) + ByteLevel(use_regex=False),
+                     ignore_merges=true with extra whole-word vocabulary entries, Llama 3's special tokens
+                     after the vocabulary, TemplateProcessing adding <|begin_of_text|>.
+  deepseek_style.json  vocab 1500: DeepSeek-V3's three Split regexes + ByteLevel(use_regex=False).
+  llama3_goldens.json  goldens.json's texts plus digit runs / whitespace / Llama 3 special tokens, ids and
+                     decodes for the two tokenizers above; Llama 3 chat prompts from apply_chat_template
+                     with Meta-Llama-3-8B-Instruct's chat_template.
+  split_cases.json   Oniguruma's pieces (through pre_tokenize_str) for small patterns with every Split
+                     behaviour and invert, and for the o200k / Llama 3 / DeepSeek patterns over all texts.
+  unicode_categories.json  Oniguruma's sets for the 30 general categories, \d and \w.
+
+Files that existed before the Llama 3 additions must come out byte-identical on a re-run.
 """
 import json
 import os
@@ -38,6 +50,22 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "F
 
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Llama 3's (Meta-Llama-3-8B-Instruct tokenizer.json): Qwen2's with digits in runs of up to three.
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# DeepSeek-V3's three Split steps (digits, kana/CJK runs, then words with marks and punctuation).
+# The third holds literal CR and LF characters, as DeepSeek's file does.
+DEEPSEEK_PATTERNS = [
+    r"\p{N}{1,3}",
+    "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+    r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^" + "\r\n" + r"\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+["
+    + "\r\n" + r"]*|\s*[" + "\r\n" + r"]+|\s+(?!\S)|\s+",
+]
+# GPT-4o's o200k pattern (cased words with marks, optional case-insensitive contraction suffix).
+O200K_PATTERN = "|".join([
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"\p{N}{1,3}", r" ?[^\s\p{L}\p{N}]+[\r\n/]*", r"\s*[\r\n]+", r"\s+(?!\S)", r"\s+"])
 
 # ---------------------------------------------------------------------------------------------
 # Training corpus: deterministic, mixed English / LaTeX math / digits / code / CJK / emoji.
@@ -393,6 +421,235 @@ def nfc_cases():
             "singles": singles, "sequences": cases}
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Llama 3-style and DeepSeek-style tokenizers, their goldens, and Split pieces from Oniguruma.
+# ---------------------------------------------------------------------------------------------
+LLAMA3_SPECIAL = (["<|begin_of_text|>", "<|end_of_text|>"]
+                  + [f"<|reserved_special_token_{i}|>" for i in range(4)]
+                  + ["<|start_header_id|>", "<|end_header_id|>", "<|reserved_special_token_4|>", "<|eot_id|>"]
+                  + [f"<|reserved_special_token_{i}|>" for i in range(5, 12)])
+
+# Meta-Llama-3-8B-Instruct's chat_template (tokenizer_config.json), verbatim: no system preamble,
+# contents trimmed, bos_token before the first message.
+LLAMA3_TEMPLATE = ("{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+                   "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim "
+                   "+ '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
+                   "{{ content }}{% endfor %}{% if add_generation_prompt %}"
+                   "{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}")
+
+LLAMA3_CHATS = CHATS + [
+    [{"role": "system", "content": "  padded system \n\n"}, {"role": "user", "content": "\tx = 1234567\u00a0"}],
+    [{"role": "user", "content": "a<|eot_id|>b <|start_header_id|>"}, {"role": "assistant", "content": "12 345 6789"},
+     {"role": "user", "content": "\u2003\u3000"}],
+]
+
+# Whole pre-tokenized words added to the Llama-style vocabulary, so ignore_merges changes ids.
+LLAMA3_WHOLE_WORDS = ["Ġquick", "Ġbrown", "Ġjumps", "Ġlazy", "Hello", "ĠHello", "Ġworld", "Ġfox", "999", "ĠĠĠĠ",
+                      "Ġ\\\\", "æķ°åŃ¦æķ°åŃ¦", "Ġsolve", "ĠCompute"]
+
+
+def llama3_texts(base_texts):
+    """The shared golden texts plus digit runs, whitespace runs and Llama 3's special tokens in text."""
+    handwritten = [
+        "1234567", "12345678901234567890", "3.14159265358979", "In 2024, 1,234,567 people paid $89.99.",
+        "x=1234567;y=89", "007 0007 00007", "١٢٣٤٥٦٧", "１２３４５６７", "²³⁴⁵⁶", "ⅫⅫⅫⅫ", "12a34b567c8901",
+        "v1.2.3-rc45", "+1 (555) 123-4567", "0x1F2E3D4C", "1e100", "999999", "9999", "99", "9",
+        "a  b   c    d", "\t\t\t", "x\n\n\n\ny", "  \n  \n  ", "trailing    ", "    leading", "\r\n\r\n\r\n",
+        "a \u00a0 b", "\u3000\u3000全角", "tab\t\tand  spaces\n", " \n", "\n ", "  ",
+        "<|begin_of_text|>Hello", "<|begin_of_text|><|begin_of_text|>", "a<|eot_id|>b",
+        "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>",
+        "<|start_header_id|>assistant<|end_header_id|>\n\n", "<|end_of_text|>", "x<|end_of_text|>y",
+        "<|reserved_special_token_3|>", "<|reserved_special_token_11|>!", "<|reserved_special_token_99|>",
+        "<|eot_id", "eot_id|>", "<<|eot_id|>>", "<|eot_id|>\n\n<|eot_id|>", " <|begin_of_text|> ",
+        "I'M HERE, WE'LL SEE", "it'S 'D 'M 'T 'Ve 'lL", "'ſ 'ſt", "don't", "'123", "'ll123",
+        "你好123世界456", "数学12345", "😀123😀", "👍🏽 1234", "emoji👨‍👩‍👧‍👦 and 12345 digits",
+        "The quick brown fox jumps over the lazy dog 12345 times.", "Hello world", "Compute 999 + 1.",
+        "\\\\boxed{1234567}", "$\\frac{12345}{678}$",
+    ]
+    rng = random.Random(17)
+    generated = []
+    pools = [lambda: str(rng.randint(0, 10 ** rng.randint(1, 15))), lambda: rng.choice(LLAMA3_SPECIAL),
+             lambda: sentence(rng), lambda: "".join(rng.choice(CJK) for _ in range(rng.randint(1, 4))),
+             lambda: rng.choice(EMOJI), lambda: rng.choice([" " * rng.randint(1, 6), "\n" * rng.randint(1, 4),
+                                                            "\t", " \n ", "\r\n"])]
+    for _ in range(60):
+        generated.append("".join(rng.choice(pools)() for _ in range(rng.randint(2, 8))))
+    return list(dict.fromkeys(base_texts + handwritten + generated))
+
+
+def add_whole_words(j, words):
+    """Adds vocabulary entries after the trained ids (the trainer makes none that merges split
+    differently, so ignore_merges would otherwise change nothing)."""
+    vocab = j["model"]["vocab"]
+    assert sorted(vocab.values()) == list(range(len(vocab)))
+    for word in words:
+        if word not in vocab:
+            vocab[word] = len(vocab)
+
+
+def llama3_style():
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=2000, min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=[])
+    tok.train_from_iterator(make_corpus(), trainer)
+    j = json.loads(tok.to_str())
+    j["model"]["ignore_merges"] = True
+    add_whole_words(j, LLAMA3_WHOLE_WORDS)
+    # Special tokens after the vocabulary, as Llama 3 numbers them (128000...), through tokenizers'
+    # own add_special_tokens so the ids are the ones it assigns.
+    tok = Tokenizer.from_str(json.dumps(j))
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in LLAMA3_SPECIAL])
+    bos = tok.token_to_id("<|begin_of_text|>")
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(add_prefix_space=True, trim_offsets=False, use_regex=True),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A <|begin_of_text|> $B:1",
+                                      special_tokens=[("<|begin_of_text|>", bos)])])
+    j = json.loads(tok.to_str())
+    assert j["model"]["ignore_merges"] is True and j["normalizer"] is None
+    return j
+
+
+def deepseek_style():
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(p), behavior="isolated", invert=False) for p in DEEPSEEK_PATTERNS]
+        + [pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=1500, min_frequency=2, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"])
+    tok.train_from_iterator(make_corpus(), trainer)
+    return json.loads(tok.to_str())
+
+
+def llama3_chat_goldens(tok):
+    from transformers import PreTrainedTokenizerFast
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>")
+    fast.chat_template = LLAMA3_TEMPLATE
+    out = []
+    for messages in LLAMA3_CHATS:
+        text = fast.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = fast.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+        if not isinstance(ids, list):  # transformers 5 returns a BatchEncoding
+            ids = ids["input_ids"]
+        # apply_chat_template encodes without the post-processor's <|begin_of_text|> (the template
+        # already has it); the same ids as encoding the text without special tokens.
+        assert ids == tok.encode(text, add_special_tokens=False).ids
+        out.append({"messages": messages, "prompt": text, "ids": ids})
+    return out
+
+
+def pieces(pattern, text, behavior="isolated", invert=False):
+    split = pre_tokenizers.Split(pattern, behavior=behavior, invert=invert)
+    return [list(offsets) for _, offsets in split.pre_tokenize_str(text)]
+
+
+# (pattern, texts): each is split by Oniguruma through tokenizers with every behaviour and invert.
+SPLIT_UNITS = [
+    (r"a*", ["bab", "", "aaa", "baab", "b"]),
+    (r"x?", ["abxc", "xx"]),
+    (r"\p{N}{1,3}", ["1234567", "12 345 6789 a1b22c333d4444", "١٢٣٤٥", "½¾⅓⅔"]),
+    (r"ab|a", ["abab", "aab"]),
+    (r"a|ab", ["abab", "aab"]),
+    (r"a+ab", ["aaab", "aab", "ab"]),
+    (r"\s+(?!\S)|\s+", ["a   b  ", "   ", "x \n y"]),
+    (r"(?:ab)+c", ["ababababd ababc", "abc"]),
+    (r"a+?", ["aaa"]),
+    (r"a{2,4}?b", ["aaaaab", "aab ab"]),
+    (r"<.+?>", ["<a><bb>", "<\n>"]),
+    (r"<.+>", ["<a><bb> x", "<\n>"]),
+    (r"a++a", ["aaaa"]),
+    (r"a*+b|a", ["aaab aa"]),
+    (r"(?>a+)b", ["aaab aaa"]),
+    (r"(?>ab|a)c", ["ac abc"]),
+    (r"\w+(?=!)", ["hey! you!! no"]),
+    (r"a(?!b)", ["ab ac a"]),
+    (r"(?i:'s|'t|'re)", ["'S 'ſ 'T 'RE 'Re 's"]),
+    (r"(?i)k+", ["kKKx"]),
+    (r"x(?i)y|z", ["xY Z xz xy"]),
+    (r"(?i:ab)c", ["ABc ABC aBc"]),
+    (r"[^\r\n\p{L}\p{N}]?\p{L}+", ["  hello, world\nnext 12ab"]),
+    (r"[a-c\d_]+", ["abcdef_123 xyz٣"]),
+    (r"[\p{Lu}\p{Lt}]+", ["ABc ǅx Δδ"]),
+    (r"\P{L}+", ["ab12 cd!"]),
+    (r"\p{^N}+", ["ab12 cd!"]),
+    (r"[^\P{L}]+", ["ab12 cd!"]),
+    (r"[\x41-\x43]+", ["ABCD"]),
+    (r"\x{1F600}+", ["a😀😀b"]),
+    (r"\u00e9", ["café cafe\u0301"]),
+    (r".", ["a\nb"]),
+    (r"\p{P}+", ["Hello, world! (yes) «quote» — done…"]),
+    (r"\p{S}+", ["1 + 2 = 3 $ € © ™ 😀"]),
+    (r"\p{M}+", ["cafe\u0301 a\u0308\u0323 \u0915\u093f"]),
+    (r"\p{Z}+|\p{C}+", ["a b\u00a0c\u2028d\x00e\u200bf"]),
+    (r"\d+|\w+|\W+", ["abc 123 ٣٤ x_y\u0301 é!"]),
+    (r"a{", ["a{b"]),
+    (r"a{,2}", ["aaab"]),
+    (r"x{2}", ["xxxxx"]),
+    (r"\t|\.|\\", ["a\tb.c\\d"]),
+    (r"[\-\]\[]+", ["a-]b[c"]),
+    (r"[a-]+", ["a-a b"]),
+    (r"(a|b)c", ["ac bc cc"]),
+    (r"", ["abc"]),
+    (r"\s*[\r\n]+", ["a \n\n b\r\n"]),
+]
+SPLIT_STRING_UNITS = [("ab", ["abcab ab"]), (".", ["a.b"]), (" ", ["a b  c"])]
+BEHAVIORS = ["removed", "isolated", "merged_with_previous", "merged_with_next", "contiguous"]
+
+
+def split_cases(corpus_texts):
+    units = []
+    for kind, table in (("regex", SPLIT_UNITS), ("string", SPLIT_STRING_UNITS)):
+        for pattern, texts in table:
+            for text in texts:
+                for behavior in BEHAVIORS:
+                    for invert in (False, True):
+                        p = Regex(pattern) if kind == "regex" else pattern
+                        units.append({"kind": kind, "pattern": pattern, "text": text, "behavior": behavior,
+                                      "invert": invert, "pieces": pieces(p, text, behavior, invert)})
+    # Whole-corpus cases: every golden text, Isolated, stored as piece lengths in scalars.
+    corpus = {}
+    for name, pattern in (("o200k", O200K_PATTERN), ("llama3", LLAMA3_PATTERN),
+                          ("deepseek_words", DEEPSEEK_PATTERNS[2]), ("deepseek_cjk", DEEPSEEK_PATTERNS[1])):
+        lengths = []
+        for text in corpus_texts:
+            ps = pieces(Regex(pattern), text)
+            assert all(a[1] == b[0] for a, b in zip(ps, ps[1:])), "Isolated pieces must tile the text"
+            lengths.append([e - s for s, e in ps])
+        corpus[name] = {"pattern": pattern, "lengths": lengths}
+    return {"format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
+            "units": units, "corpus_texts": corpus_texts, "corpus": corpus}
+
+
+def unicode_categories():
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+
+    def members(pattern):
+        kept = pre_tokenizers.Split(Regex(pattern), behavior="removed").pre_tokenize_str(every)
+        outside = set("".join(piece for piece, _ in kept))
+        return sorted(ord(c) for c in set(every) - outside)
+
+    def ranges(points):
+        out = []
+        for c in points:
+            if out and out[-1][1] + 1 == c:
+                out[-1][1] = c
+            else:
+                out.append([c, c])
+        return out
+
+    cats = "Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So Zs Zl Zp Cc Cf Cs Co Cn".split()
+    return {"format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
+            "categories": {c: ranges(members(r"\p{%s}" % c)) for c in cats},
+            "digit": ranges(members(r"\d")), "word": ranges(members(r"\w"))}
+
+
 def write(name, obj, indent=None):
     path = os.path.join(OUT, name)
     with open(path, "w", encoding="utf-8") as f:
@@ -434,6 +691,38 @@ def main():
     write("goldens.json", goldens)
     write("unicode_classes.json", unicode_classes())
     write("nfc_cases.json", nfc_cases())
+
+    # Llama 3-style and DeepSeek-style tokenizers: their own goldens file, so the files above stay
+    # exactly as they were.
+    llama_files = {"llama3_style": llama3_style(), "deepseek_style": deepseek_style()}
+    for name, j in llama_files.items():
+        write(name + ".json", j, indent=1)
+    llama_toks = {name: Tokenizer.from_file(os.path.join(OUT, name + ".json")) for name in llama_files}
+    llama_texts = llama3_texts(texts)
+    assert len(llama_texts) >= 200
+    rng = random.Random(5)
+    llama_goldens = {
+        "format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
+        "texts": llama_texts,
+        "tokenizers": {
+            name: {"file": name + ".json", "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+                   "results": golden_results(tok, llama_texts),
+                   "decode_cases": decode_cases(tok, rng, 40)}
+            for name, tok in llama_toks.items()
+        },
+        "chat": llama3_chat_goldens(llama_toks["llama3_style"]),
+    }
+    # ignore_merges must change some encodings, or its test proves nothing.
+    plain = json.loads(json.dumps(llama_files["llama3_style"]))
+    plain["model"]["ignore_merges"] = False
+    plain_tok = Tokenizer.from_str(json.dumps(plain))
+    differs = sum(plain_tok.encode(t, add_special_tokens=False).ids != r["ids_no_special"]
+                  for t, r in zip(llama_texts, llama_goldens["tokenizers"]["llama3_style"]["results"]))
+    print(f"llama3 texts: {len(llama_texts)}; ignore_merges changes {differs} encodings")
+    assert differs > 0
+    write("llama3_goldens.json", llama_goldens)
+    write("split_cases.json", split_cases(texts))
+    write("unicode_categories.json", unicode_categories())
 
 
 if __name__ == "__main__":

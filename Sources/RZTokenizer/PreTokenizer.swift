@@ -1,47 +1,189 @@
-/// The regex splits the supported pre-tokenizers perform, as hand-written scanners.
+/// How a `Split` step turns a piece's matches into sub-pieces (`SplitDelimiterBehavior` in
+/// huggingface/tokenizers `tokenizer/normalizer.rs`, serialized by its variant name).
+enum SplitBehavior: String, Sendable {
+    /// Matches are dropped; the text between them is kept.
+    case removed = "Removed"
+    /// Every match and every gap between matches is a piece (what released tokenizers use).
+    case isolated = "Isolated"
+    /// Each match is joined to the piece before it.
+    case mergedWithPrevious = "MergedWithPrevious"
+    /// Each match is joined to the piece after it.
+    case mergedWithNext = "MergedWithNext"
+    /// Consecutive matches (and consecutive gaps) are joined.
+    case contiguous = "Contiguous"
+}
+
+/// One `Split` pre-tokenizer step (or ByteLevel's built-in GPT-2 split): a pattern, the behaviour
+/// that turns its matches into pieces, and `invert`, which swaps matches and gaps.
 ///
-/// A scanner is used instead of `Regex`/`NSRegularExpression` because (1) the reference runs the
-/// patterns with Oniguruma, and these scanners reproduce its leftmost-alternative, greedy,
-/// backtracking semantics exactly for the two known patterns, including `\s+(?!\S)`, with the
-/// reference's Unicode tables (`ScalarClass`); (2) each piece is found in one forward pass with no
-/// backtracking blow-up on long runs.
+/// Matches are found as huggingface/tokenizers finds them (`Pattern for &SysRegex` in
+/// `utils/onig.rs` over the onig crate's `find_iter`): leftmost first, each search resuming at the
+/// previous match's end, an empty match refused right where the previous match ended (the search
+/// then steps one scalar on). Empty pieces are dropped, as `PreTokenizedString::split` does.
 ///
-/// Both are used with the `Isolated` behaviour: every match is a piece. Both patterns match every
-/// character, so there are never gaps between matches.
-enum SplitRule: Sendable, Equatable {
-    /// Qwen2/Qwen3 (`Split` pre-tokenizer):
-    /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-    case qwen2
-    /// GPT-2, used by `ByteLevel` with `use_regex: true` (huggingface/tokenizers `byte_level.rs`):
-    /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-    case gpt2
+/// The Qwen2 and GPT-2 patterns, which every Qwen and GPT-2-style tokenizer uses, run on
+/// hand-written scanners; any other pattern on `SplitRegex`. The scanners reproduce Oniguruma's
+/// leftmost-alternative, greedy, backtracking semantics exactly for their pattern, including
+/// `\s+(?!\S)`, in one forward pass with no backtracking; a test checks them against
+/// `SplitRegex` on the same patterns over the golden texts. Both patterns match every scalar, so
+/// they leave no gaps.
+struct SplitRule: Sendable {
+    enum Matcher: Sendable {
+        /// Qwen2/Qwen3 (`Split` pre-tokenizer):
+        /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+        case qwen2Scanner
+        /// GPT-2, used by `ByteLevel` with `use_regex: true` (huggingface/tokenizers `byte_level.rs`):
+        /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+        case gpt2Scanner
+        case regex(SplitRegex)
+    }
+
+    let matcher: Matcher
+    let behavior: SplitBehavior
+    let invert: Bool
 
     static let qwen2Pattern =
         #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
     static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
 
-    /// The rule a `Split` regex pattern stands for, if it is one this module implements.
-    init?(pattern: String) {
+    static let qwen2 = SplitRule(matcher: .qwen2Scanner, behavior: .isolated, invert: false)
+    static let gpt2 = SplitRule(matcher: .gpt2Scanner, behavior: .isolated, invert: false)
+
+    init(matcher: Matcher, behavior: SplitBehavior, invert: Bool) {
+        self.matcher = matcher
+        self.behavior = behavior
+        self.invert = invert
+    }
+
+    /// The rule for a `Split` regex: a scanner for the two patterns that have one, else compiled.
+    init(pattern: String, behavior: SplitBehavior, invert: Bool) throws(TokenizerError) {
         switch pattern {
-        case Self.qwen2Pattern: self = .qwen2
-        case Self.gpt2Pattern: self = .gpt2
-        default: return nil
+        case Self.qwen2Pattern: matcher = .qwen2Scanner
+        case Self.gpt2Pattern: matcher = .gpt2Scanner
+        default: matcher = .regex(try SplitRegex(pattern: pattern))
+        }
+        self.behavior = behavior
+        self.invert = invert
+    }
+
+    /// Splits `text[range]` (one piece of decoded scalars) into sub-pieces, appending their scalar
+    /// index ranges to `out`.
+    func split(_ text: ScalarText, range: Range<Int>, into out: inout [Range<Int>], scratch: inout SplitScratch) {
+        if behavior == .isolated && !invert && hasScanner {
+            // Every match is a piece and there are no gaps: append as the scanner goes.
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let end = scannerEnd(text, i, range.upperBound)
+                out.append(i..<end)
+                i = end
+            }
+            return
+        }
+        var matches = scratch.matches
+        scratch.matches = []
+        matches.removeAll(keepingCapacity: true)
+        findMatches(text, range: range, into: &matches, stack: &scratch.stack)
+        if invert {
+            for k in matches.indices { matches[k].isMatch.toggle() }
+        }
+        Self.applyBehavior(behavior, to: matches, into: &out)
+        scratch.matches = matches
+    }
+
+    private var hasScanner: Bool {
+        if case .regex = matcher { return false }
+        return true
+    }
+
+    /// The end of the scanner's match at `i` (only called when `hasScanner`).
+    @inline(__always)
+    private func scannerEnd(_ text: ScalarText, _ i: Int, _ end: Int) -> Int {
+        switch matcher {
+        case .qwen2Scanner: return qwen2Match(text, i, end)
+        case .gpt2Scanner: return gpt2Match(text, i, end)
+        case .regex: return end
         }
     }
 
-    /// Splits `text` (one piece of decoded scalars) into sub-pieces, appending their scalar index
-    /// ranges to `out`.
-    func split(_ text: ScalarText, range: Range<Int>, into out: inout [Range<Int>]) {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let end: Int
-            switch self {
-            case .qwen2: end = qwen2Match(text, at: i, end: range.upperBound)
-            case .gpt2: end = gpt2Match(text, at: i, end: range.upperBound)
+    /// Every match and every gap between matches of `text[range]`, in order (`find_matches`).
+    private func findMatches(_ text: ScalarText, range: Range<Int>, into out: inout [SplitPiece], stack: inout [RegexFrame]) {
+        if hasScanner {
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let end = scannerEnd(text, i, range.upperBound)
+                out.append(SplitPiece(range: i..<end, isMatch: true))
+                i = end
             }
-            out.append(i..<end)
-            i = end
+            return
         }
+        guard case .regex(let regex) = matcher else { return }
+        var previousEnd = range.lowerBound
+        var searchFrom = range.lowerBound
+        var lastMatchEnd: Int? = nil
+        search: while searchFrom <= range.upperBound {
+            switch regex.firstMatch(in: text, from: searchFrom, end: range.upperBound, stack: &stack) {
+            case .notFound, .overBudget:
+                // Over budget, tokenizers panics; here the rest of the piece stays one gap.
+                break search
+            case .found(let m):
+                if m.isEmpty && m.upperBound == lastMatchEnd {
+                    searchFrom += 1
+                    continue search
+                }
+                searchFrom = m.upperBound
+                lastMatchEnd = m.upperBound
+                if previousEnd != m.lowerBound { out.append(SplitPiece(range: previousEnd..<m.lowerBound, isMatch: false)) }
+                out.append(SplitPiece(range: m, isMatch: true))
+                previousEnd = m.upperBound
+            }
+        }
+        if previousEnd != range.upperBound {
+            out.append(SplitPiece(range: previousEnd..<range.upperBound, isMatch: false))
+        }
+    }
+
+    /// `NormalizedString::split`: which pieces are kept, and which are joined, per behaviour.
+    /// Empty pieces take part in the joining, then are dropped.
+    static func applyBehavior(_ behavior: SplitBehavior, to pieces: [SplitPiece], into out: inout [Range<Int>]) {
+        var kept: [Range<Int>] = []
+        switch behavior {
+        case .isolated:
+            kept = pieces.map(\.range)
+        case .removed:
+            kept = pieces.filter { !$0.isMatch }.map(\.range)
+        case .contiguous:
+            var previousMatch = false
+            for p in pieces {
+                if p.isMatch == previousMatch, let last = kept.last {
+                    kept[kept.count - 1] = last.lowerBound..<p.range.upperBound
+                } else {
+                    kept.append(p.range)
+                }
+                previousMatch = p.isMatch
+            }
+        case .mergedWithPrevious:
+            var previousMatch = false
+            for p in pieces {
+                if p.isMatch && !previousMatch, let last = kept.last {
+                    kept[kept.count - 1] = last.lowerBound..<p.range.upperBound
+                } else {
+                    kept.append(p.range)
+                }
+                previousMatch = p.isMatch
+            }
+        case .mergedWithNext:
+            var previousMatch = false
+            for p in pieces.reversed() {
+                if p.isMatch && !previousMatch, let last = kept.last {
+                    kept[kept.count - 1] = p.range.lowerBound..<last.upperBound
+                } else {
+                    kept.append(p.range)
+                }
+                previousMatch = p.isMatch
+            }
+            kept.reverse()
+        }
+        for r in kept where !r.isEmpty { out.append(r) }
     }
 
     /// Length of a contraction (`'s 't 're 've 'm 'll 'd`) at `i`, or 0. With `foldCase`, letters
@@ -95,7 +237,7 @@ enum SplitRule: Sendable, Equatable {
         return w
     }
 
-    private func qwen2Match(_ t: ScalarText, at i: Int, end: Int) -> Int {
+    private func qwen2Match(_ t: ScalarText, _ i: Int, _ end: Int) -> Int {
         let c = t.classes[i]
         // (?i:'s|'t|'re|'ve|'m|'ll|'d)
         let n = contraction(t, at: i, end: end, foldCase: true)
@@ -117,7 +259,7 @@ enum SplitRule: Sendable, Equatable {
         return whitespaceMatch(t, at: i, end: end, newlines: true)
     }
 
-    private func gpt2Match(_ t: ScalarText, at i: Int, end: Int) -> Int {
+    private func gpt2Match(_ t: ScalarText, _ i: Int, _ end: Int) -> Int {
         let c = t.classes[i]
         let n = contraction(t, at: i, end: end, foldCase: false)
         if n > 0 { return i + n }
@@ -132,6 +274,18 @@ enum SplitRule: Sendable, Equatable {
         }
         return whitespaceMatch(t, at: i, end: end, newlines: false)
     }
+}
+
+/// A piece found by a `Split` pattern: a match, or the text between matches.
+struct SplitPiece {
+    var range: Range<Int>
+    var isMatch: Bool
+}
+
+/// Buffers for `SplitRule.split`, reused across the pieces of one `encode` call.
+struct SplitScratch {
+    var matches: [SplitPiece] = []
+    var stack: [RegexFrame] = []
 }
 
 /// A UTF-8 piece decoded once into scalars with their classes and byte offsets, so the scanners can

@@ -148,16 +148,16 @@ extension Tokenizer {
                 throw .unsupported("pre_tokenizer step after ByteLevel (it must be the last step)")
             }
             switch step {
-            case .split(let pattern, let behavior, let invert):
-                guard case .regex(let regex) = pattern else {
-                    throw .unsupported("pre_tokenizer Split with a String pattern")
+            case .split(let pattern, let behaviorName, let invert):
+                guard let behavior = SplitBehavior(rawValue: behaviorName) else {
+                    throw .unsupported("pre_tokenizer Split behavior \"\(behaviorName)\"")
                 }
-                guard let rule = SplitRule(pattern: regex) else {
-                    throw .unsupported("pre_tokenizer Split regex \(regex) (only the Qwen2 and GPT-2 patterns are implemented)")
+                switch pattern {
+                case .regex(let regex):
+                    rules.append(try SplitRule(pattern: regex, behavior: behavior, invert: invert))
+                case .string(let literal):
+                    rules.append(SplitRule(matcher: .regex(try SplitRegex(literal: literal)), behavior: behavior, invert: invert))
                 }
-                guard behavior == "Isolated" else { throw .unsupported("pre_tokenizer Split behavior \"\(behavior)\"") }
-                guard !invert else { throw .unsupported("pre_tokenizer Split with invert: true") }
-                rules.append(rule)
             case .byteLevel(let addPrefixSpace, let useRegex):
                 guard !addPrefixSpace else { throw .unsupported("pre_tokenizer ByteLevel add_prefix_space: true") }
                 if useRegex { rules.append(.gpt2) }

@@ -1,26 +1,32 @@
 import Foundation
 
-/// A byte-level BPE tokenizer read from a Hugging Face `tokenizer.json`, as Qwen2 and Qwen3 use.
+/// A byte-level BPE tokenizer read from a Hugging Face `tokenizer.json`, as Qwen2/Qwen3, Llama 3
+/// and GPT-2 use.
 ///
 /// Encoding follows huggingface/tokenizers `Tokenizer::encode` (`tokenizer/mod.rs`):
 /// 1. non-normalized added tokens are cut out of the raw text (`AddedTokenMatcher`);
 /// 2. each remaining piece is normalized (NFC) and normalized added tokens are cut out of it;
 /// 3. each remaining piece is split by the pre-tokenizer regexes (`SplitRule`);
-/// 4. each split is run through BPE over its UTF-8 bytes (`BytePairEncoding`);
+/// 4. each split is run through BPE over its UTF-8 bytes (`BytePairEncoding`); with `ignore_merges`
+///    a split that is itself a vocabulary entry is that one token;
 /// 5. the post-processor's template, if any, adds special tokens (`addSpecialTokens`).
 ///
 /// Supported tokenizer.json (anything else throws `TokenizerError.unsupported` naming it):
 /// - `normalizer`: null, `NFC`, or a `Sequence` of those.
 /// - `pre_tokenizer`: `ByteLevel` (`add_prefix_space: false`, either `use_regex`), optionally after
-///   `Split` steps whose pattern is the Qwen2 or GPT-2 regex with behaviour `Isolated`, not inverted;
-///   `Sequence` nests freely. ByteLevel must come last.
+///   `Split` steps: a `Regex` pattern in the Oniguruma subset `SplitRegex` documents (the Qwen2 and
+///   GPT-2 patterns run on exact hand-written scanners, any other, e.g. Llama 3's or o200k's, on the
+///   general engine) or a `String` pattern; any behaviour (`Isolated`, `Removed`,
+///   `MergedWithPrevious`, `MergedWithNext`, `Contiguous`), inverted or not. `Sequence` nests
+///   freely. ByteLevel must come last. An unsupported regex construct names itself in the error.
 /// - `model`: `BPE`, merges as `"a b"` or `["a", "b"]`, `ignore_merges` either way, no dropout, no
 ///   subword prefix/suffix. `unk_token` / `byte_fallback` only when every byte has a token (they
 ///   can then never apply); with `unk_token` null, bytes missing from the vocabulary are dropped,
 ///   as tokenizers does.
 /// - `decoder`: `ByteLevel`.
 /// - `post_processor`: null, `ByteLevel` (ids unchanged), `TemplateProcessing` (its `single`
-///   template), or a `Sequence` of those. Qwen's is `ByteLevel`: plain encoding adds nothing.
+///   template), or a `Sequence` of those. Qwen's is `ByteLevel`: plain encoding adds nothing;
+///   Llama 3's adds `<|begin_of_text|>` in front when `addSpecialTokens` is true.
 /// - `added_tokens`: matched before BPE, longest first, honouring `single_word`, `lstrip`,
 ///   `rstrip`, `normalized`; `special` ones can be skipped when decoding.
 /// - `truncation` and `padding` must be null.
@@ -99,9 +105,14 @@ public struct Tokenizer: Sendable {
     public var imStartTokenId: Int32? { addedByContent[Array("<|im_start|>".utf8)] }
     /// `<|im_end|>`, which closes a ChatML turn (the stop token of chat generation), if present.
     public var imEndTokenId: Int32? { addedByContent[Array("<|im_end|>".utf8)] }
-    /// The end-of-sequence token of a base model: `<|endoftext|>`, else `<|im_end|>`, else nil. For
-    /// chat prompts use `ChatFormat.stopTokenIds`.
-    public var eosTokenId: Int32? { endOfTextTokenId ?? imEndTokenId }
+    /// `<|end_of_text|>`, the end-of-document token of Llama 3 base models, if present.
+    public var llamaEndOfTextTokenId: Int32? { addedTokenId("<|end_of_text|>") }
+    /// The end-of-sequence token of a base model: `<|endoftext|>`, else Llama 3's `<|end_of_text|>`,
+    /// else `<|im_end|>`, else nil. For chat prompts use `ChatFormat.stopTokenIds`.
+    public var eosTokenId: Int32? { endOfTextTokenId ?? llamaEndOfTextTokenId ?? imEndTokenId }
+
+    /// The id of the added token with exactly this content (bytes compared), if there is one.
+    func addedTokenId(_ content: String) -> Int32? { addedByContent[Array(content.utf8)] }
 
     // MARK: Encoding
 
@@ -162,11 +173,14 @@ public struct Tokenizer: Sendable {
         scratch.nextRanges = []
         ranges.removeAll(keepingCapacity: true)
         ranges.append(0..<scratch.text.count)
+        var split = scratch.split
+        scratch.split = SplitScratch()
         for rule in splitRules {
             next.removeAll(keepingCapacity: true)
-            for r in ranges { rule.split(scratch.text, range: r, into: &next) }
+            for r in ranges { rule.split(scratch.text, range: r, into: &next, scratch: &split) }
             swap(&ranges, &next)
         }
+        scratch.split = split
         for r in ranges {
             let bytes = scratch.text.offsets[r.lowerBound]..<scratch.text.offsets[r.upperBound]
             let word = UnsafeBufferPointer(rebasing: piece[bytes])
@@ -209,6 +223,7 @@ struct EncodeScratch {
     var text = ScalarText()
     var ranges: [Range<Int>] = []
     var nextRanges: [Range<Int>] = []
+    var split = SplitScratch()
     var merge = MergeScratch()
     var cache = WordCache()
 }

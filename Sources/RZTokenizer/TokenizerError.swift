@@ -13,6 +13,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible, Sendable 
     case mergeOutOfVocabulary(rank: Int, token: String)
     /// A consistency error in the vocabulary or added tokens.
     case invalidVocabulary(String)
+    /// A `Split` regex that is malformed (tokenizers would fail to compile it too).
+    case invalidRegex(pattern: String, reason: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible, Sendable 
         case .mergeOutOfVocabulary(let rank, let token):
             return "invalid tokenizer.json: merge \(rank) uses \"\(token)\", which is not in the vocabulary"
         case .invalidVocabulary(let m): return "invalid tokenizer.json: \(m)"
+        case .invalidRegex(let pattern, let reason):
+            return "invalid tokenizer.json: pre_tokenizer Split regex \(quoted(pattern)): \(reason)"
         }
     }
 

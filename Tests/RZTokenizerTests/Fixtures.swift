@@ -25,10 +25,16 @@ enum TokenizerFixtures {
     }
 
     /// The goldens, refusing a file from another generator version.
-    static func goldens() throws -> Goldens {
-        let g = try JSONDecoder().decode(Goldens.self, from: data("goldens.json"))
+    static func goldens() throws -> Goldens { try goldens(file: "goldens.json") }
+
+    /// The goldens of the Llama 3-style and DeepSeek-style tokenizers (texts of goldens.json plus
+    /// digit runs and Llama 3's special tokens; Llama 3 chat prompts).
+    static func llamaGoldens() throws -> Goldens { try goldens(file: "llama3_goldens.json") }
+
+    private static func goldens(file: String) throws -> Goldens {
+        let g = try JSONDecoder().decode(Goldens.self, from: data(file))
         guard g.format == format, g.version == version else {
-            throw FixtureError.stale("goldens.json is \(g.format) v\(g.version), expected \(format) v\(version): "
+            throw FixtureError.stale("\(file) is \(g.format) v\(g.version), expected \(format) v\(version): "
                 + "re-run scripts/make_tokenizer_fixtures.py")
         }
         return g

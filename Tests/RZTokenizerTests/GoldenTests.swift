@@ -7,6 +7,12 @@ import Testing
 @Suite("Hugging Face tokenizers goldens")
 struct GoldenTests {
     static let names = ["qwen_style", "gpt2_style", "template", "tiny_gaps"]
+    /// Tokenizers whose goldens are in llama3_goldens.json.
+    static let llamaNames = ["llama3_style", "deepseek_style"]
+
+    static func goldens(for name: String) throws -> Goldens {
+        llamaNames.contains(name) ? try TokenizerFixtures.llamaGoldens() : try TokenizerFixtures.goldens()
+    }
 
     @Test("goldens cover at least 200 texts for each of the 4 tokenizers")
     func coverage() throws {
@@ -31,9 +37,24 @@ struct GoldenTests {
         #expect(g.texts.contains { $0.utf8.count >= 2000 })
     }
 
-    @Test("encode matches tokenizers, with and without special tokens", arguments: names)
+    @Test("Llama 3 goldens cover at least 200 texts with digit runs, whitespace runs, CJK, emoji and special tokens")
+    func llamaCoverage() throws {
+        let g = try TokenizerFixtures.llamaGoldens()
+        #expect(g.texts.count >= 200)
+        #expect(Set(g.tokenizers.keys) == Set(Self.llamaNames))
+        for name in Self.llamaNames {
+            #expect(g.tokenizers[name]?.results.count == g.texts.count)
+            #expect(try TokenizerFixtures.tokenizer(name).vocabularySize == g.tokenizers[name]?.vocab_size)
+        }
+        for needle in ["1234567", "12345678901234567890", "   ", "\t\t\t", "\n\n\n", "你好", "👨‍👩‍👧‍👦",
+                       "<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|reserved_special_token_3|>", "'ſ"] {
+            #expect(g.texts.contains { $0.contains(needle) }, "no golden text has \(show(needle))")
+        }
+    }
+
+    @Test("encode matches tokenizers, with and without special tokens", arguments: names + llamaNames)
     func encode(name: String) throws {
-        let g = try TokenizerFixtures.goldens()
+        let g = try Self.goldens(for: name)
         let tok = try TokenizerFixtures.tokenizer(name)
         let results = try #require(g.tokenizers[name]?.results)
         var failures: [String] = []
@@ -48,9 +69,9 @@ struct GoldenTests {
         #expect(failures.isEmpty, "\(failures.count) mismatches, first: \(failures.prefix(5).joined(separator: "\n"))")
     }
 
-    @Test("decode matches tokenizers, with and without skipSpecialTokens", arguments: names)
+    @Test("decode matches tokenizers, with and without skipSpecialTokens", arguments: names + llamaNames)
     func decode(name: String) throws {
-        let g = try TokenizerFixtures.goldens()
+        let g = try Self.goldens(for: name)
         let tok = try TokenizerFixtures.tokenizer(name)
         let goldens = try #require(g.tokenizers[name])
         var failures: [String] = []
@@ -70,9 +91,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("streaming decode, token by token, equals full decode", arguments: names)
+    @Test("streaming decode, token by token, equals full decode", arguments: names + llamaNames)
     func streaming(name: String) throws {
-        let g = try TokenizerFixtures.goldens()
+        let g = try Self.goldens(for: name)
         let tok = try TokenizerFixtures.tokenizer(name)
         let goldens = try #require(g.tokenizers[name])
         let cases = goldens.results.map(\.ids) + goldens.decode_cases.map(\.ids)

@@ -71,13 +71,17 @@ struct LoadingErrorTests {
         json["pre_tokenizer"] = ["type": "ByteLevel", "add_prefix_space": true, "use_regex": true]
         #expect(message(json).contains("add_prefix_space: true"))
         json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-            ["type": "Split", "pattern": ["Regex": "\\s+"], "behavior": "Isolated", "invert": false],
+            ["type": "Split", "pattern": ["Regex": "(?<=\\s)x"], "behavior": "Isolated", "invert": false],
             ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false]]]
-        #expect(message(json).contains("Split regex \\s+"))
+        #expect(message(json) == "unsupported tokenizer.json: pre_tokenizer Split regex \"(?<=\\s)x\": lookbehind at offset 0 is not supported")
         json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-            ["type": "Split", "pattern": ["Regex": SplitRule.qwen2Pattern], "behavior": "Removed", "invert": false],
+            ["type": "Split", "pattern": ["Regex": "(\\s+"], "behavior": "Isolated", "invert": false],
             ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false]]]
-        #expect(message(json).contains("behavior \"Removed\""))
+        #expect(message(json) == "invalid tokenizer.json: pre_tokenizer Split regex \"(\\s+\": unmatched '(' at offset 0")
+        json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+            ["type": "Split", "pattern": ["Regex": SplitRule.qwen2Pattern], "behavior": "Shuffled", "invert": false],
+            ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false]]]
+        #expect(message(json).contains("behavior \"Shuffled\""))
         json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
             ["type": "ByteLevel", "add_prefix_space": false, "use_regex": false],
             ["type": "Split", "pattern": ["Regex": SplitRule.qwen2Pattern], "behavior": "Isolated", "invert": false]]]

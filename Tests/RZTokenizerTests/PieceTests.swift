@@ -10,7 +10,8 @@ struct PieceTests {
         let bytes = Array(text.utf8)
         bytes.withUnsafeBufferPointer { t.load($0) }
         var ranges: [Range<Int>] = []
-        rule.split(t, range: 0..<t.count, into: &ranges)
+        var scratch = SplitScratch()
+        rule.split(t, range: 0..<t.count, into: &ranges, scratch: &scratch)
         return ranges.map { String(decoding: bytes[t.offsets[$0.lowerBound]..<t.offsets[$0.upperBound]], as: UTF8.self) }
     }
 

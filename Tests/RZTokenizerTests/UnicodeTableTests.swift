@@ -55,6 +55,49 @@ struct UnicodeTableTests {
         #expect(mismatches.isEmpty, "\(mismatches.count) code points differ, first: \(mismatches.prefix(10))")
     }
 
+    struct Categories: Decodable {
+        let format: String
+        let version: Int
+        let categories: [String: [[UInt32]]]
+        let digit: [[UInt32]]
+        let word: [[UInt32]]
+    }
+
+    @Test("general categories, \\d and \\w agree with the regex engine of tokenizers on every code point")
+    func categories() throws {
+        let c = try JSONDecoder().decode(Categories.self, from: TokenizerFixtures.data("unicode_categories.json"))
+        #expect(c.format == TokenizerFixtures.format && c.version == TokenizerFixtures.version)
+        #expect(Set(c.categories.keys) == Set(GeneralCategory.names))
+        // Oniguruma's category of each code point, filled from the ranges.
+        var expected = [Int](repeating: -1, count: 0x110000)
+        for (name, ranges) in c.categories {
+            let bit = try #require(GeneralCategory.names.firstIndex(of: name))
+            for r in ranges { for v in r[0]...r[1] { expected[Int(v)] = bit } }
+        }
+        func membership(_ ranges: [[UInt32]]) -> [Bool] {
+            var out = [Bool](repeating: false, count: 0x110000)
+            for r in ranges { for v in r[0]...r[1] { out[Int(v)] = true } }
+            return out
+        }
+        let digit = membership(c.digit), word = membership(c.word)
+        var mismatches: [String] = []
+        for v in UInt32(0)...0x10FFFF where !(0xD800...0xDFFF).contains(v) {
+            let got = GeneralCategory.of(v)
+            if got != expected[Int(v)] {
+                let want = expected[Int(v)] >= 0 ? GeneralCategory.names[expected[Int(v)]] : "none"
+                mismatches.append("U+\(String(v, radix: 16)) \(GeneralCategory.names[got]) want \(want)")
+            }
+            let classes = ScalarClass.of(v)
+            if classes.contains(.digit) != digit[Int(v)] { mismatches.append("U+\(String(v, radix: 16)) \\d") }
+            if classes.contains(.word) != word[Int(v)] { mismatches.append("U+\(String(v, radix: 16)) \\w") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.count) code points differ, first: \(mismatches.prefix(10))")
+        // The one-letter groups are unions of their categories.
+        #expect(GeneralCategory.mask(named: "L") == 0b11111)
+        #expect(GeneralCategory.mask(named: "LC") == 0b111)
+        #expect(GeneralCategory.mask(named: "X") == nil && GeneralCategory.mask(named: "Letter") == nil)
+    }
+
     @Test("NFC agrees with tokenizers' NFC normalizer")
     func nfc() throws {
         let cases = try JSONDecoder().decode(NFCCases.self, from: TokenizerFixtures.data("nfc_cases.json"))
