@@ -22,25 +22,29 @@ enum ToyModel {
         do { return try train() } catch { fatalError("toy model: \(error)") }
     }()
 
-    /// The same toy as a Llama (OctoThinker's family): untied, attention and MLP biases, llama3 rope scaling.
+    /// The same toy as a Llama (OctoThinker's family): untied, attention and MLP biases, llama3 rope scaling,
+    /// and a Llama 3-style tokenizer (its Split regex, `<|end_of_text|>`, the header chat format).
     static let llamaFolder: String = {
         let arch = DecoderArchitecture(qkNorm: false, qkvBias: true, outputBias: true, mlpBias: true)
         let scaling = RotaryScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 32)
-        do { return try train(family: .llama, architecture: arch, rotaryScaling: scaling, tied: false) } catch {
+        do {
+            return try train(family: .llama, architecture: arch, rotaryScaling: scaling, tied: false,
+                             tokenizer: "tokenizer/llama3_style.json", steps: 300)
+        } catch {
             fatalError("toy Llama model: \(error)")
         }
     }()
 
     static func train(family: ModelFamily = .qwen3, architecture: DecoderArchitecture? = nil, rotaryScaling: RotaryScaling = .none,
-                      tied: Bool = true) throws -> String {
-        let tokPath = Fixtures.path("tokenizer/qwen_style.json")
+                      tied: Bool = true, tokenizer: String = "tokenizer/qwen_style.json", steps: Int = 150) throws -> String {
+        let tokPath = Fixtures.path(tokenizer)
         let tok = try Tokenizer(contentsOfFile: tokPath)
         let model = try DecoderModel(config: DecoderConfig(family: family, architecture: architecture, vocabSize: tok.vocabularySize,
                                                            hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4,
                                                            numKVHeads: 2, headDim: 16, rotaryScaling: rotaryScaling,
                                                            tieWordEmbeddings: tied))
         model.initializeRandom(seed: 5, std: 0.05)
-        guard let eos = tok.endOfTextTokenId else { fatalError("fixture tokenizer has no <|endoftext|>") }
+        guard let eos = tok.eosTokenId else { fatalError("fixture tokenizer has no end-of-text token") }
         var samples: [SFTSample] = []
         let challengerPrompt = tok.encode("Write a question:", addSpecialTokens: false)
         for (q, answers) in questions {
@@ -54,7 +58,7 @@ enum ToyModel {
         var settings = TrainerSettings()
         settings.optimizer.learningRate = 3e-3
         let trainer = PolicyTrainer(model: model, settings: settings)
-        for _ in 0..<150 { _ = try trainer.sftStep(samples) }
+        for _ in 0..<steps { _ = try trainer.sftStep(samples) }
         let dir = temporaryDirectory() + "/toy-\(family.rawValue)"
         try ModelFolder.save(trainer.model, to: dir)
         try FileManager.default.copyItem(atPath: tokPath, toPath: dir + "/tokenizer.json")

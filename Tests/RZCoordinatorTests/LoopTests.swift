@@ -5,6 +5,7 @@ import FoundationNetworking
 import Testing
 import RZCoordinator
 import RZModel
+import RZTokenizer
 import RZRewards
 import RZTestSupport
 
@@ -47,6 +48,28 @@ struct LoopTests {
             #expect(config.family == .llama && config.architecture.mlpBias && !config.tieWordEmbeddings)
             #expect(config.rotaryScaling != .none)
         }
+    }
+
+    @Test("a Llama service reports its family and stops at the Llama 3 tokens, and renders chat prompts in the header format")
+    func llamaService() async throws {
+        let service = try await LiveService.start(role: .solver, modelDir: ToyModel.llamaFolder, checkpointsDir: temporaryDirectory())
+        defer { Task { await service.stop() } }
+        let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: service.url + "/v1/model")))
+        let info = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let config = try #require(info["config"] as? [String: Any])
+        #expect(config["model_type"] as? String == "llama")
+        let tok = try Tokenizer(contentsOfFile: ToyModel.llamaFolder + "/tokenizer.json")
+        let eot = try #require(tok.encode("<|eot_id|>", addSpecialTokens: false).first)
+        let eos = try #require(tok.eosTokenId)
+        #expect(Set(info["eos_token_ids"] as? [Int] ?? []) == [Int(eot), Int(eos)])
+        // A chat prompt is rendered in Llama 3's header format and generation runs on it.
+        var request = URLRequest(url: try #require(URL(string: service.url + "/v1/generate")))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"prompts": [{"messages": [{"role": "user", "content": "1+1"}]}], "n": 2, "max_tokens": 4, "seed": 1}"#.utf8)
+        let (body, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: body, as: UTF8.self))")
+        #expect(ChatFormat(tokenizer: tok).layout == .llama3)
     }
 
     /// Runs `shortConfig()` on `modelDir` and checks the run directory; returns the services' checkpoint folder.
