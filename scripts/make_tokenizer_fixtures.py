@@ -368,26 +368,28 @@ def chat_goldens(tok):
     return out
 
 
-def unicode_classes():
+def regex_members(pattern):
+    """The code points a regex matches, as the reference engine (Oniguruma inside tokenizers) sees them."""
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    kept = pre_tokenizers.Split(Regex(pattern), behavior="removed").pre_tokenize_str(every)
+    outside = set("".join(piece for piece, _ in kept))
+    return sorted(ord(c) for c in set(every) - outside)
 
-    def members(pattern):
-        kept = pre_tokenizers.Split(Regex(pattern), behavior="removed").pre_tokenize_str(every)
-        outside = set("".join(piece for piece, _ in kept))
-        return sorted(ord(c) for c in set(every) - outside)
 
-    def ranges(points):
-        out = []
-        for c in points:
-            if out and out[-1][1] + 1 == c:
-                out[-1][1] = c
-            else:
-                out.append([c, c])
-        return out
+def code_point_ranges(points):
+    out = []
+    for c in points:
+        if out and out[-1][1] + 1 == c:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return out
 
+
+def unicode_classes():
     return {"format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
-            "letter": ranges(members(r"\p{L}")), "number": ranges(members(r"\p{N}")),
-            "whitespace": ranges(members(r"\s"))}
+            "letter": code_point_ranges(regex_members(r"\p{L}")), "number": code_point_ranges(regex_members(r"\p{N}")),
+            "whitespace": code_point_ranges(regex_members(r"\s"))}
 
 
 def nfc_cases():
@@ -628,26 +630,10 @@ def split_cases(corpus_texts):
 
 
 def unicode_categories():
-    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
-
-    def members(pattern):
-        kept = pre_tokenizers.Split(Regex(pattern), behavior="removed").pre_tokenize_str(every)
-        outside = set("".join(piece for piece, _ in kept))
-        return sorted(ord(c) for c in set(every) - outside)
-
-    def ranges(points):
-        out = []
-        for c in points:
-            if out and out[-1][1] + 1 == c:
-                out[-1][1] = c
-            else:
-                out.append([c, c])
-        return out
-
     cats = "Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So Zs Zl Zp Cc Cf Cs Co Cn".split()
     return {"format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
-            "categories": {c: ranges(members(r"\p{%s}" % c)) for c in cats},
-            "digit": ranges(members(r"\d")), "word": ranges(members(r"\w"))}
+            "categories": {c: code_point_ranges(regex_members(r"\p{%s}" % c)) for c in cats},
+            "digit": code_point_ranges(regex_members(r"\d")), "word": code_point_ranges(regex_members(r"\w"))}
 
 
 def write(name, obj, indent=None):

@@ -35,16 +35,21 @@ struct ChatFormatTests {
         #expect(none.layout == .plain && none.stopTokenIds.isEmpty)
     }
 
-    @Test("ChatML prompts and ids equal transformers' apply_chat_template and tokenizers' encoding")
-    func chatMLGoldens() throws {
-        let g = try TokenizerFixtures.goldens()
-        let chat = ChatFormat(tokenizer: try TokenizerFixtures.tokenizer("qwen_style"))
-        #expect(g.chat.count >= 3)
-        for c in g.chat {
+    /// Each golden chat's prompt text and ids, as the reference rendered and encoded them.
+    func checkChat(_ cases: [Goldens.Chat], tokenizer name: String) throws {
+        let chat = ChatFormat(tokenizer: try TokenizerFixtures.tokenizer(name))
+        for c in cases {
             let messages = c.messages.map { ChatMessage(role: $0.role, content: $0.content) }
             #expect(sameText(chat.prompt(messages), c.prompt), "\(show(c.prompt))")
             #expect(chat.promptIds(messages) == c.ids, "\(show(c.prompt))")
         }
+    }
+
+    @Test("ChatML prompts and ids equal transformers' apply_chat_template and tokenizers' encoding")
+    func chatMLGoldens() throws {
+        let g = try TokenizerFixtures.goldens()
+        #expect(g.chat.count >= 3)
+        try checkChat(g.chat, tokenizer: "qwen_style")
     }
 
     @Test("Llama 3 header layout when the tokenizer has <|start_header_id|>, <|end_header_id|> and <|eot_id|>")
@@ -71,13 +76,8 @@ struct ChatFormatTests {
     @Test("Llama 3 prompts and ids equal Meta-Llama-3-8B-Instruct's chat_template through apply_chat_template")
     func llama3Goldens() throws {
         let g = try TokenizerFixtures.llamaGoldens()
-        let chat = ChatFormat(tokenizer: try TokenizerFixtures.tokenizer("llama3_style"))
         #expect(g.chat.count >= 5)
-        for c in g.chat {
-            let messages = c.messages.map { ChatMessage(role: $0.role, content: $0.content) }
-            #expect(sameText(chat.prompt(messages), c.prompt), "\(show(c.prompt))")
-            #expect(chat.promptIds(messages) == c.ids, "\(show(c.prompt))")
-        }
+        try checkChat(g.chat, tokenizer: "llama3_style")
     }
 
     @Test("the ChatML layout wins when a tokenizer has both ChatML and Llama 3 tokens; plain without either")
