@@ -46,15 +46,32 @@ public struct AdamWSettings: Codable, Sendable, Equatable {
 
 /// AdamW's moments in the parameter layout (Loshchilov & Hutter; the update order of torch.optim.AdamW:
 /// decoupled decay θ ← θ(1 − lr·wd), then θ ← θ − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)).
+///
+/// The moments are allocated on first use (the first update, or a checkpoint that holds non-zero ones): two
+/// copies of the weights that a service which only samples, a replica or `rzero eval` never needs.
 public final class AdamWState {
-    public let m: FloatBuffer
-    public let v: FloatBuffer
+    public let parameterCount: Int
+    private var moments: (m: FloatBuffer, v: FloatBuffer)?
     /// Optimizer steps taken (t in the bias corrections).
     public internal(set) var step: Int = 0
 
     public init(parameterCount: Int) {
-        m = FloatBuffer(count: parameterCount)
-        v = FloatBuffer(count: parameterCount)
+        self.parameterCount = parameterCount
+    }
+
+    /// Whether the moments exist; before they do they are zero by definition.
+    public var isAllocated: Bool { moments != nil }
+
+    /// The first moments, allocated (zero) if they were not yet.
+    public var m: FloatBuffer { allocatedMoments().m }
+    /// The second moments, allocated (zero) if they were not yet.
+    public var v: FloatBuffer { allocatedMoments().v }
+
+    private func allocatedMoments() -> (m: FloatBuffer, v: FloatBuffer) {
+        if let moments { return moments }
+        let made = (m: FloatBuffer(count: parameterCount), v: FloatBuffer(count: parameterCount))
+        moments = made
+        return made
     }
 
     /// Applies one update to `params` from `grads`; returns the learning rate used.

@@ -37,10 +37,25 @@ public enum TrainerCheckpoint {
         func tensors(_ buffer: FloatBuffer, prefix: String) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
             layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: buffer.base + $0.offset, count: $0.count)) }
         }
-        try SafetensorsFile.write(
-            path: tmp + "/" + optimizerName,
-            tensors: tensors(trainer.optimizer.m, prefix: "exp_avg.") + tensors(trainer.optimizer.v, prefix: "exp_avg_sq."),
-            metadata: ["format": "rzero-optimizer", "step": String(trainer.optimizer.step)])
+        let moments: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]
+        // Kept alive until the file is written when the moments do not exist yet (no step taken).
+        let zeros: FloatBuffer?
+        if trainer.optimizer.isAllocated {
+            zeros = nil
+            moments = tensors(trainer.optimizer.m, prefix: "exp_avg.") + tensors(trainer.optimizer.v, prefix: "exp_avg_sq.")
+        } else {
+            // The file keeps its format, but every tensor is written from one zero buffer of the largest
+            // tensor's size instead of allocating both moments.
+            let z = FloatBuffer(count: layout.tensors.map(\.count).max() ?? 0)
+            zeros = z
+            moments = ["exp_avg.", "exp_avg_sq."].flatMap { prefix in
+                layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: z.base, count: $0.count)) }
+            }
+        }
+        try withExtendedLifetime(zeros) {
+            try SafetensorsFile.write(path: tmp + "/" + optimizerName, tensors: moments,
+                                      metadata: ["format": "rzero-optimizer", "step": String(trainer.optimizer.step)])
+        }
         if let ref = trainer.reference {
             try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: tensors(ref.parameters, prefix: ""))
         }
@@ -89,8 +104,10 @@ public enum TrainerCheckpoint {
         let model = try ModelFolder.load(dir)
         let trainer = PolicyTrainer(model: model, settings: state.settings)
         let opt = try SafetensorsFile(path: dir + "/" + optimizerName)
-        try read(opt, into: trainer.optimizer.m, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
-        try read(opt, into: trainer.optimizer.v, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
+        // Before the first step the moments are zero by definition: checked for shape, not allocated.
+        let trained = state.step > 0
+        try read(opt, into: trained ? trainer.optimizer.m : nil, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
+        try read(opt, into: trained ? trainer.optimizer.v : nil, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
         trainer.optimizer.step = state.step
         if state.hasReference {
             let refFile = try SafetensorsFile(path: dir + "/" + referenceName)
@@ -101,7 +118,9 @@ public enum TrainerCheckpoint {
         return trainer
     }
 
-    private static func read(_ f: SafetensorsFile, into buffer: FloatBuffer, layout: ParameterLayout, prefix: String, file: String) throws {
+    /// Checks `f` holds exactly the layout's tensors under `prefix` and reads them into `buffer` (only checks
+    /// when `buffer` is nil).
+    private static func read(_ f: SafetensorsFile, into buffer: FloatBuffer?, layout: ParameterLayout, prefix: String, file: String) throws {
         let expected = Set(layout.tensors.map { prefix + $0.name })
         for spec in layout.tensors {
             guard let e = f.entries[prefix + spec.name] else {
@@ -110,7 +129,7 @@ public enum TrainerCheckpoint {
             guard e.shape == spec.shape else {
                 throw ModelError.invalidConfig("\(file) does not match the model: \(prefix + spec.name) has shape \(e.shape), the model's is \(spec.shape)")
             }
-            try f.read(prefix + spec.name, into: buffer.base + spec.offset)
+            if let buffer { try f.read(prefix + spec.name, into: buffer.base + spec.offset) }
         }
         if let extra = f.entries.keys.filter({ $0.hasPrefix(prefix) && !expected.contains($0) }).sorted().first,
             prefix.isEmpty || extra.hasPrefix(prefix)

@@ -92,6 +92,25 @@ struct LearningAndCheckpointTests {
         #expect(leftovers == ["ckpt"], "no temporary folders remain: \(leftovers)")
     }
 
+    @Test("gradients and AdamW moments are allocated by the first step, not before; an untrained checkpoint round-trips without them")
+    func lazyTrainingState() throws {
+        let fx = try StepFixture.load()
+        let fresh = try fx.trainer()
+        #expect(!fresh.optimizer.isAllocated && fresh.model.gradients == nil)
+        let dir = temporaryDirectory() + "/ckpt"
+        try TrainerCheckpoint.save(fresh, to: dir)
+        #expect(!fresh.optimizer.isAllocated, "saving an untrained checkpoint writes zero moments without allocating them")
+        let loaded = try TrainerCheckpoint.load(from: dir)
+        #expect(!loaded.optimizer.isAllocated && loaded.model.gradients == nil)
+        let stored = try SafetensorsFile(path: dir + "/" + TrainerCheckpoint.optimizerName)
+        let name = try #require(fresh.model.layout.tensors.last?.name)
+        #expect(try stored.floats("exp_avg_sq." + name).allSatisfy { $0 == 0 })
+        // Training from the loaded checkpoint is training from the fresh trainer.
+        let a = try fresh.grpoStep(fx.batch1.map(\.grpo)), b = try loaded.grpoStep(fx.batch1.map(\.grpo))
+        #expect(a == b && fresh.optimizer.isAllocated && loaded.optimizer.isAllocated)
+        #expect(fresh.model.parameters.toArray() == loaded.model.parameters.toArray())
+    }
+
     @Test("a checkpoint whose optimizer file does not match the model is refused with a clear error")
     func mismatchedOptimizer() throws {
         let fx = try StepFixture.load()
