@@ -38,7 +38,11 @@ final class Activations {
     let logitRows: Int  // rows of logits held at once: N when all are kept, else a chunk
     let logits: Int  // (logitRows, V)
 
-    init(config: DecoderConfig, tokens N: Int, scoreSize: Int, logitRows: Int) {
+    /// With `recompute`, each layer keeps only its input (`res`); the rest is one layer's worth shared by all
+    /// layers, which the backward refills by running the layer's forward again.
+    let recompute: Bool
+
+    init(config: DecoderConfig, tokens N: Int, scoreSize: Int, logitRows: Int, recompute: Bool) {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
         var next = 0
@@ -47,7 +51,13 @@ final class Activations {
             return next
         }
         var layers: [LayerActivationOffsets] = []
-        for _ in 0..<config.numLayers {
+        for l in 0..<config.numLayers {
+            if recompute && l > 0 {
+                var a = layers[0]
+                a.res = take(N * C)
+                layers.append(a)
+                continue
+            }
             var a = LayerActivationOffsets()
             a.res = take(N * C)
             a.ln1 = take(N * C)
@@ -87,6 +97,7 @@ final class Activations {
         buffer = FloatBuffer(count: next)
         tokenCapacity = N
         scoreCapacity = scoreSize
+        self.recompute = recompute
     }
 
     @inline(__always) func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.base + offset }

@@ -25,6 +25,10 @@ public final class DecoderModel {
     /// Upper bound, in floats, on logits held at once. Batches whose N·V exceeds it compute the LM head
     /// in row chunks and recompute them in backward, so a 150k vocabulary does not need N·V memory.
     public var logitBudget: Int = 32 << 20
+    /// Activation recomputation: the forward keeps only each layer's input, and the backward runs each layer's
+    /// forward again just before its backward. Activation memory drops from every layer's to one layer's plus
+    /// the layer inputs, for about one more forward pass of compute; the gradients are the same bits.
+    public var recomputeActivations = false
 
     var rope: RoPETable
     /// The layer definition every layer runs (sizes and architecture).
@@ -58,6 +62,9 @@ public final class DecoderModel {
 
     public func zeroGradients() { gradients?.zero() }
 
+    /// Floats held for the last forward's activations (what `recomputeActivations` shrinks).
+    public var activationFloats: Int { activations?.buffer.count ?? 0 }
+
     /// Drops the cached activations of the last forward pass (frees memory between phases).
     public func releaseActivations() {
         activations = nil
@@ -88,16 +95,9 @@ public final class DecoderModel {
                         let cos = cosBuf.baseAddress!, sin = sinBuf.baseAddress!
                         embeddingForward(out: act.ptr(act.layers[0].res), ids: ids, table: W + layout.embed, N: N, C: C)
                         let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
-                        for (l, a) in act.layers.enumerated() {
-                            let w = layout.layers[l].pointers(W)
+                        for l in act.layers.indices {
                             let next = l + 1 < act.layers.count ? act.layers[l + 1].res : act.finalRes
-                            let att = act.attention(l)
-                            block.attentionInputForward(w, x: act.ptr(a.res), att, N: N, rotary: rotary)
-                            attentionForward(out: att.att, probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,
-                                             NH: NH, NKV: NKV, HD: HD)
-                            block.attentionOutputForward(w, x: act.ptr(a.res), att: att.att, out: act.ptr(a.mid),
-                                                         projection: act.ptr(a.mid), N: N)
-                            block.mlpForward(w, x: act.ptr(a.mid), act.mlp(l), out: act.ptr(next), N: N)
+                            layerForward(l, act, batch: batch, rotary: rotary, output: act.ptr(next))
                         }
                         rmsNormForward(out: act.ptr(act.lnf), rstd: act.ptr(act.rstdf), inp: act.ptr(act.finalRes),
                                        weight: W + layout.finalNorm, N: N, C: C, eps: block.eps)
@@ -170,13 +170,14 @@ public final class DecoderModel {
         let N = batch.tokenCount
         let keepAll = N * config.vocabSize <= logitBudget
         let rows = keepAll ? N : max(1, logitBudget / config.vocabSize)
-        if let a = activations, a.tokenCapacity >= N, a.scoreCapacity >= batch.totalScoreSize,
+        if let a = activations, a.recompute == recomputeActivations, a.tokenCapacity >= N, a.scoreCapacity >= batch.totalScoreSize,
             a.logitRows >= N || (!keepAll && a.logitRows == rows)
         {
             return a
         }
         activations = nil  // release before allocating the replacement
-        let a = Activations(config: config, tokens: N, scoreSize: batch.totalScoreSize, logitRows: rows)
+        let a = Activations(config: config, tokens: N, scoreSize: batch.totalScoreSize, logitRows: rows,
+                            recompute: recomputeActivations)
         activations = a
         return a
     }
@@ -250,6 +251,7 @@ public final class DecoderModel {
                                 let a = act.layers[l]
                                 let w = layout.layers[l].pointers(W), g = layout.layers[l].pointers(G)
                                 let att = act.attention(l)
+                                if act.recompute { layerForward(l, act, batch: batch, rotary: rotary, output: nil) }
                                 // dRes: the gradient at this layer's output; dMid: at the attention block's output.
                                 let dMid = dOther
                                 block.mlpBackward(w, g, x: act.ptr(a.mid), act.mlp(l), blockScratch, dOut: dRes, dX: dMid, N: N)
@@ -271,6 +273,25 @@ public final class DecoderModel {
                     }
                 }
             }
+        }
+    }
+
+    /// Layer `l`'s forward from its input `res` into the activations; the layer's output goes to `output`. The
+    /// recomputation before a backward passes nil: it needs the layer's values, not its output (which the
+    /// layer above still holds).
+    private func layerForward(_ l: Int, _ act: Activations, batch: PackedBatch, rotary: RotaryPositions, output: FloatPointer?) {
+        let a = act.layers[l]
+        let w = layout.layers[l].pointers(parameters.base)
+        let att = act.attention(l)
+        block.attentionInputForward(w, x: act.ptr(a.res), att, N: batch.tokenCount, rotary: rotary)
+        attentionForward(out: att.att, probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,
+                         NH: config.numHeads, NKV: config.numKVHeads, HD: config.headDim)
+        block.attentionOutputForward(w, x: act.ptr(a.res), att: att.att, out: act.ptr(a.mid), projection: act.ptr(a.mid),
+                                     N: batch.tokenCount)
+        if let output {
+            block.mlpForward(w, x: act.ptr(a.mid), act.mlp(l), out: output, N: batch.tokenCount)
+        } else {
+            block.mlpHiddenForward(w, x: act.ptr(a.mid), act.mlp(l), N: batch.tokenCount)
         }
     }
 

@@ -157,6 +157,7 @@ package struct Handler: APIProtocol {
         }
         if let v = o.maxGradNorm { s.maxGradNorm = v }
         if let v = o.microBatchTokens { s.microBatchTokens = v }
+        if let v = o.recomputeActivations { s.recomputeActivations = v }
         return s
     }
 
@@ -294,7 +295,7 @@ package struct Handler: APIProtocol {
                 klCoef: t.loss.klCoef, aggregation: t.loss.aggregation == .tokenMean ? .tokenMean : .seqMeanTokenMean,
                 advantageEpsilon: t.loss.advantageEpsilon, learningRate: t.optimizer.learningRate, adamEpsilon: t.optimizer.epsilon,
                 weightDecay: t.optimizer.weightDecay, lrSchedule: schedule, maxGradNorm: t.maxGradNorm,
-                microBatchTokens: t.microBatchTokens)))))
+                microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations)))))
     }
 
     package func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {

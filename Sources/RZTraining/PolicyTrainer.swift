@@ -45,13 +45,32 @@ public struct TrainerSettings: Codable, Sendable, Equatable {
     /// Upper bound on tokens per forward/backward pass; the batch is processed in micro-batches of at most
     /// this many tokens (at least one sequence each), accumulating gradients, so memory stays bounded.
     public var microBatchTokens: Int = 8192
+    /// Activation recomputation per decoder layer (`DecoderModel.recomputeActivations`): much less memory per
+    /// micro-batch token for about one more forward pass; the step's result is the same.
+    public var recomputeActivations = false
 
     public init(loss: GRPOLossSettings = GRPOLossSettings(), optimizer: AdamWSettings = AdamWSettings(),
-                maxGradNorm: Double = 1.0, microBatchTokens: Int = 8192) {
+                maxGradNorm: Double = 1.0, microBatchTokens: Int = 8192, recomputeActivations: Bool = false) {
         self.loss = loss
         self.optimizer = optimizer
         self.maxGradNorm = maxGradNorm
         self.microBatchTokens = microBatchTokens
+        self.recomputeActivations = recomputeActivations
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case loss, optimizer, maxGradNorm, microBatchTokens, recomputeActivations
+    }
+
+    /// Settings saved before a field existed (older checkpoints) take that field's default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = TrainerSettings()
+        loss = try c.decodeIfPresent(GRPOLossSettings.self, forKey: .loss) ?? defaults.loss
+        optimizer = try c.decodeIfPresent(AdamWSettings.self, forKey: .optimizer) ?? defaults.optimizer
+        maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? defaults.maxGradNorm
+        microBatchTokens = try c.decodeIfPresent(Int.self, forKey: .microBatchTokens) ?? defaults.microBatchTokens
+        recomputeActivations = try c.decodeIfPresent(Bool.self, forKey: .recomputeActivations) ?? defaults.recomputeActivations
     }
 }
 
@@ -91,6 +110,13 @@ public final class PolicyTrainer {
         optimizer = AdamWState(parameterCount: model.parameterCount)
     }
 
+    /// The models' activation storage follows the settings (the reference only runs forward, so it keeps as
+    /// little as the policy).
+    private func applyMemorySettings() {
+        model.recomputeActivations = settings.recomputeActivations
+        reference?.recomputeActivations = settings.recomputeActivations
+    }
+
     /// Freezes a copy of the current weights as the KL reference (done at the start of each phase).
     public func resetReference() throws {
         let ref = try reference ?? DecoderModel(config: model.config)
@@ -121,6 +147,7 @@ public final class PolicyTrainer {
         let needsReference = settings.loss.klPenalty != nil && samples.contains { $0.refLogProbs == nil }
         if needsReference && reference == nil { try resetReference() }
 
+        applyMemorySettings()
         var metrics = StepMetrics()
         var entropySum = 0.0
         let grads = model.ensureGradients()
@@ -197,6 +224,7 @@ public final class PolicyTrainer {
             throw GRPOError.invalidValue("sample \(i) needs a non-empty prompt and target")
         }
         let total = Double(samples.reduce(0) { $0 + $1.target.count })
+        applyMemorySettings()
         var metrics = StepMetrics()
         var entropySum = 0.0
         let grads = model.ensureGradients()

@@ -74,6 +74,28 @@ struct FamilyTests {
         #expect(checked == 2 * perLayer * model.config.numLayers)
     }
 
+    @Test("activation recomputation gives the stored path's log-probs and gradients (1e-6 relative), with less memory",
+          arguments: families)
+    func recomputation(name: String) throws {
+        let model = try ModelFolder.load(Fixtures.path("engine/" + name))
+        let seqs: [[Int32]] = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], [5, 3, 5, 8, 9], [7]]
+        let weights: [[Float]] = seqs.map { s in (0..<(s.count - 1)).map { Float($0 % 4) - 1.3 } }
+        func run(recompute: Bool) throws -> (logprobs: [[Float]], gradients: [Float], activationFloats: Int) {
+            model.recomputeActivations = recompute
+            model.zeroGradients()
+            let out = try model.forward(seqs)
+            try model.backward(weights: weights)
+            // A second backward from the same forward must see the same values (the recomputed ones).
+            try model.backward(weights: weights)
+            return (out.logprobs, try #require(model.gradients).toArray(), model.activationFloats)
+        }
+        let stored = try run(recompute: false)
+        let recomputed = try run(recompute: true)
+        #expect(recomputed.logprobs == stored.logprobs)
+        #expect(TestData.relativeMaxError(recomputed.gradients, stored.gradients) < 1e-6)
+        #expect(recomputed.activationFloats < stored.activationFloats)
+    }
+
     @Test("a saved folder reloads as the same family, architecture, rotary scaling and weights", arguments: families)
     func saveReload(name: String) throws {
         let model = try ModelFolder.load(Fixtures.path("engine/" + name))

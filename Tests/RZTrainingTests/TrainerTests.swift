@@ -118,6 +118,26 @@ struct TrainerTests {
         #expect(TestData.relativeMaxError(gb, ga) < 1e-5)
     }
 
+    @Test("activation recomputation gives the same GRPO and SFT steps (policy and reference); old settings decode without it")
+    func recomputation() throws {
+        let fx = try StepFixture.load()
+        let stored = try fx.trainer(), recomputed = try fx.trainer()
+        recomputed.settings.recomputeActivations = true
+        for batch in [fx.batch1, fx.batch2] {
+            let a = try stored.grpoStep(batch.map(\.grpo)), b = try recomputed.grpoStep(batch.map(\.grpo))
+            #expect(a == b)
+        }
+        #expect(recomputed.model.recomputeActivations && recomputed.reference?.recomputeActivations == true)
+        #expect(recomputed.model.parameters.toArray() == stored.model.parameters.toArray())
+        let sft = fx.sft.map { SFTSample(prompt: $0.prompt, target: $0.target) }
+        #expect(try stored.sftStep(sft) == recomputed.sftStep(sft))
+        // A checkpoint's settings written before the field existed.
+        var json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainerSettings())) as? [String: Any])
+        json.removeValue(forKey: "recomputeActivations")
+        let old = try JSONDecoder().decode(TrainerSettings.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old == TrainerSettings())
+    }
+
     @Test("a non-finite gradient skips the update and leaves the weights alone")
     func skipNonFinite() throws {
         let fx = try StepFixture.load()

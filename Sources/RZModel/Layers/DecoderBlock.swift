@@ -150,13 +150,18 @@ struct DecoderBlock {
     /// `out = x + down(silu(gate(ln2)) * up(ln2))`, ln2 = rmsnorm(x). `out` may be `x`; `m.ln` then serves
     /// as scratch for down's output (it is no longer needed by then).
     func mlpForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, out: FloatPointer, N: Int) {
+        mlpHiddenForward(w, x: x, m, N: N)
+        residualAdd(out: out, x: x, scratch: m.ln, N: N) { dst in
+            linearForward(out: dst, inp: m.h, weight: w.down, bias: w.downBias, N: N, inF: F, outF: C)
+        }
+    }
+
+    /// The MLP up to its hidden layer: ln2, gate, up and h, what `mlpBackward` reads.
+    func mlpHiddenForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, N: Int) {
         rmsNormForward(out: m.ln, rstd: m.rstd, inp: x, weight: w.postNorm, N: N, C: C, eps: eps)
         linearForward(out: m.gate, inp: m.ln, weight: w.gate, bias: w.gateBias, N: N, inF: C, outF: F)
         linearForward(out: m.up, inp: m.ln, weight: w.up, bias: w.upBias, N: N, inF: C, outF: F)
         swigluForward(h: m.h, gate: m.gate, up: m.up, count: N * F)
-        residualAdd(out: out, x: x, scratch: m.ln, N: N) { dst in
-            linearForward(out: dst, inp: m.h, weight: w.down, bias: w.downBias, N: N, inF: F, outF: C)
-        }
     }
 
     /// Backward of `mlpForward`: accumulates the MLP's parameter gradients and writes `dX = dOut + (the
