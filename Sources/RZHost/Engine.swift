@@ -25,8 +25,13 @@ final class Engine {
     /// The serialised weights of the current version, kept while replicas pull them.
     var weightsCache: WeightsSnapshot?
 
-    init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, logger: Logger) {
+    /// Files of the model folder that are not weights (tokenizer, generation config), copied into every
+    /// checkpoint so that a checkpoint is a model folder the CLI and transformers can use on its own.
+    let companionFiles: [String]
+
+    init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, companionFiles: [String] = [], logger: Logger) {
         self.trainer = trainer
+        self.companionFiles = companionFiles
         self.batcher = ContinuousBatcher(model: trainer.model)
         self.tokenizer = tokenizer
         self.checkpointsDir = checkpointsDir
@@ -202,7 +207,8 @@ final class Engine {
             throw HostError.alreadyExists("a checkpoint named \(name) exists; send overwrite: true to replace it")
         }
         try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
-                                   metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""])
+                                   metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""],
+                                   companionFiles: companionFiles)
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
     }
 

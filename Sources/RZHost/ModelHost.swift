@@ -29,8 +29,10 @@ public final class ModelHost: Sendable {
         try FileManager.default.createDirectory(atPath: checkpointsDir, withIntermediateDirectories: true)
         self.role = role
         self.limits = limits
+        let companions = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
+            .map { modelDir + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
-                            checkpointsDir: checkpointsDir, logger: logger)
+                            checkpointsDir: checkpointsDir, companionFiles: companions, logger: logger)
         let snapshot = Snapshot(engine.info(role: role))
         let queue = JobQueue()
         self.queue = queue

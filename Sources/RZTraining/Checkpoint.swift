@@ -25,7 +25,10 @@ public enum TrainerCheckpoint {
         var metadata: [String: String]
     }
 
-    public static func save(_ trainer: PolicyTrainer, to dir: String, metadata: [String: String] = [:]) throws {
+    /// Writes the checkpoint folder atomically. `companionFiles` (paths; e.g. the model folder's tokenizer.json)
+    /// are copied in under their own names, so the checkpoint is a complete model folder.
+    public static func save(_ trainer: PolicyTrainer, to dir: String, metadata: [String: String] = [:],
+                            companionFiles: [String] = []) throws {
         let url = URL(fileURLWithPath: dir)
         let parent = url.deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -33,6 +36,12 @@ public enum TrainerCheckpoint {
         let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + suffix
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
+        for file in companionFiles {
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            do { try FileManager.default.copyItem(atPath: file, toPath: tmp + "/" + name) } catch {
+                throw ModelError.unreadable(path: file, reason: "cannot copy it into the checkpoint: \(error.localizedDescription)")
+            }
+        }
         let layout = trainer.model.layout
         func tensors(_ buffer: FloatBuffer, prefix: String) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
             layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: buffer.base + $0.offset, count: $0.count)) }

@@ -47,6 +47,9 @@ struct LoopTests {
             let config = try ModelFolder.loadConfig(checkpoints + "/solver/" + name)
             #expect(config.family == .llama && config.architecture.mlpBias && !config.tieWordEmbeddings)
             #expect(config.rotaryScaling != .none)
+            // A checkpoint is a whole model folder: its tokenizer travels with it.
+            let tok = try Tokenizer(contentsOfFile: checkpoints + "/solver/" + name + "/tokenizer.json")
+            #expect(ChatFormat(tokenizer: tok).layout == .llama3)
         }
     }
 

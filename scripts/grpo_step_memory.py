@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Peak memory and time of one GRPO step on a model folder, through a fresh `rzero serve` (run by hand).
+
+    python3 scripts/grpo_step_memory.py --rzero .build/release/rzero --model /tmp/qwen3-0.6b-shape \
+        --settings '{"micro_batch_tokens": 1024, "recompute_activations": true}'
+
+Starts a Solver service on the folder, reads its resident memory after loading, posts one GRPO step of
+--sequences samples (--prompt prompt tokens + --response response tokens each, random ids, groups of 4 with
+rewards 0/1) with the given training settings, and prints one JSON line: resident after load, peak
+(VmHWM) after the step, the step's wall time and tokens/s. A fresh process per call, since VmHWM only grows.
+Needs only the Python standard library.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def status_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def post(url, body, timeout):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rzero", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--settings", default="{}", help="JSON training settings (the API's TrainingSettings)")
+    ap.add_argument("--sequences", type=int, default=8)
+    ap.add_argument("--prompt", type=int, default=64)
+    ap.add_argument("--response", type=int, default=256)
+    ap.add_argument("--port", type=int, default=8199)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    vocab = json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
+    ckpt = tempfile.mkdtemp(prefix="rzero-grpo-mem-")
+    proc = subprocess.Popen([args.rzero, "serve", "--role", "solver", "--model", args.model, "--checkpoints", ckpt,
+                             "--port", str(args.port), "--threads", str(args.threads)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2)
+                break
+            except Exception:
+                if proc.poll() is not None or time.time() - t0 > 600:
+                    sys.exit("the service did not start")
+                time.sleep(0.5)
+        load_s = time.time() - t0
+        after_load = status_kb(proc.pid, "VmRSS")
+        rng = random.Random(1)
+        samples = [{"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.prompt)],
+                    "response_token_ids": [rng.randrange(vocab) for _ in range(args.response)],
+                    "reward": float(i % 2), "group": i // 4} for i in range(args.sequences)]
+        settings = {"learning_rate": 1e-6}
+        settings.update(json.loads(args.settings))
+        t1 = time.time()
+        try:
+            result = post(base + "/v1/train/grpo", {"samples": samples, "settings": settings}, timeout=3600)
+            error = None
+        except urllib.error.HTTPError as e:
+            result, error = None, f"HTTP {e.code}: {e.read()[:300]!r}"
+        except Exception as e:  # the service died (e.g. OOM-killed)
+            result, error = None, f"{type(e).__name__}: {e}"
+        step_s = time.time() - t1
+        alive = proc.poll() is None
+        peak = status_kb(proc.pid, "VmHWM") if alive else None
+        tokens = args.sequences * (args.prompt + args.response)
+        print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
+                          "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
+                          "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
+                          "kl": result and result.get("kl")}))
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
