@@ -51,7 +51,7 @@ extension Components.Schemas.ErrorCode {
         case .notFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .alreadyExists, .noReference: .conflict
-        case .payloadTooLarge: .contentTooLarge
+        case .payloadTooLarge, .insufficientMemory: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case ._internal: .internalServerError
         case .notReady, .shuttingDown, .busy: .serviceUnavailable

@@ -29,8 +29,13 @@ final class Engine {
     /// checkpoint so that a checkpoint is a model folder the CLI and transformers can use on its own.
     let companionFiles: [String]
 
-    init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, companionFiles: [String] = [], logger: Logger) {
+    /// The memory parts and the last step's plan.
+    private(set) var memory: MemoryPlan
+
+    init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, companionFiles: [String] = [],
+         memoryLimitBytes: Int? = nil, logger: Logger) {
         self.trainer = trainer
+        memory = MemoryPlan(config: trainer.model.config, parameterCount: trainer.model.parameterCount, limitBytes: memoryLimitBytes)
         self.companionFiles = companionFiles
         self.batcher = ContinuousBatcher(model: trainer.model)
         self.tokenizer = tokenizer
@@ -43,7 +48,7 @@ final class Engine {
     func info(role: Role) -> ModelInfo {
         ModelInfo(role: role, config: model.config, modelVersion: modelVersion, instanceId: instanceId, parameterCount: model.parameterCount,
                   referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil,
-                  eosTokenIds: eosTokenIds, trainerSettings: trainer.settings)
+                  eosTokenIds: eosTokenIds, trainerSettings: trainer.settings, memory: memory)
     }
 
     /// End-of-turn and end-of-text ids from the tokenizer, else the config's eos_token_id.
@@ -157,6 +162,15 @@ final class Engine {
     }
 
     // MARK: Training
+
+    /// Fits the coming step over sequences of `lengths` into the memory limit: may turn on recomputation or
+    /// shrink micro-batches for this step (the trainer's settings are restored after it), or refuse it.
+    func planStep(lengths: [Int], klTerm: Bool) throws {
+        let (settings, plan) = try memory.fit(lengths: lengths, settings: trainer.settings,
+                                              withReference: klTerm || trainer.reference != nil, model: model)
+        trainer.settings = settings
+        memory.lastStep = plan
+    }
 
     func checkLengths(_ lengths: [Int], limits: HostLimits) throws {
         if let long = lengths.first(where: { $0 > limits.maxTokensPerSequence }) {

@@ -25,6 +25,8 @@ public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
     case alreadyExists(String)
     case noReference(String)
     case unavailable(String)
+    /// The request's step cannot fit the service's memory limit, however it is split.
+    case insufficientMemory(String)
 
     public var code: String {
         switch self {
@@ -33,12 +35,15 @@ public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
         case .alreadyExists: return "already_exists"
         case .noReference: return "no_reference"
         case .unavailable: return "shutting_down"
+        case .insufficientMemory: return "insufficient_memory"
         }
     }
 
     public var message: String {
         switch self {
-        case .invalidRequest(let m), .notFound(let m), .alreadyExists(let m), .noReference(let m), .unavailable(let m): return m
+        case .invalidRequest(let m), .notFound(let m), .alreadyExists(let m), .noReference(let m), .unavailable(let m),
+            .insufficientMemory(let m):
+            return m
         }
     }
 
@@ -52,6 +57,8 @@ public struct HostLimits: Sendable, Equatable {
     public var maxNewTokens = 4096
     public var maxTrainSamples = 4096
     public var maxTokensPerSequence = 8192
+    /// The memory a training step may plan for (`MemoryPlan`); nil: no limit, steps run as asked.
+    public var memoryLimitBytes: Int?
 
     public init() {}
 }
@@ -127,6 +134,8 @@ public struct ModelInfo: Sendable {
     /// The ids generation stops at by default (end of turn, end of text).
     public var eosTokenIds: [Int32]
     public var trainerSettings: TrainerSettings
+    /// What memory goes to, by part, and the last step's plan.
+    public var memory: MemoryPlan
 }
 
 /// Which weights score a logprobs request.

@@ -32,7 +32,8 @@ public final class ModelHost: Sendable {
         let companions = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
             .map { modelDir + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
-                            checkpointsDir: checkpointsDir, companionFiles: companions, logger: logger)
+                            checkpointsDir: checkpointsDir, companionFiles: companions,
+                            memoryLimitBytes: limits.memoryLimitBytes, logger: logger)
         let snapshot = Snapshot(engine.info(role: role))
         let queue = JobQueue()
         self.queue = queue
@@ -76,7 +77,9 @@ public final class ModelHost: Sendable {
     public func trainGRPO(_ samples: [GRPOSample], settings: TrainerSettings? = nil,
                           idempotencyKey: String? = nil) async throws -> TrainResult {
         try await train(lengths: samples.map { $0.prompt.count + $0.response.count }, settings: settings,
-                        idempotencyKey: idempotencyKey) { try $0.grpoStep(samples) }
+                        idempotencyKey: idempotencyKey, referenceScored: samples.contains { $0.refLogProbs == nil }) {
+            try $0.grpoStep(samples)
+        }
     }
 
     public func trainSFT(_ samples: [SFTSample], settings: TrainerSettings? = nil,
@@ -87,7 +90,8 @@ public final class ModelHost: Sendable {
 
     /// One training step on the worker after the batch-size and sequence-length limits are checked.
     private func train(
-        lengths: [Int], settings: TrainerSettings?, idempotencyKey: String?, _ step: @escaping @Sendable (PolicyTrainer) throws -> StepMetrics
+        lengths: [Int], settings: TrainerSettings?, idempotencyKey: String?, referenceScored: Bool = false,
+        _ step: @escaping @Sendable (PolicyTrainer) throws -> StepMetrics
     ) async throws -> TrainResult {
         guard !lengths.isEmpty, lengths.count <= limits.maxTrainSamples else {
             throw HostError.invalidRequest("samples must hold 1…\(limits.maxTrainSamples) entries")
@@ -96,6 +100,8 @@ public final class ModelHost: Sendable {
         return try await run(mutating: true) { engine in
             try engine.train(settings: settings, idempotencyKey: idempotencyKey) { t in
                 try engine.checkLengths(lengths, limits: limits)
+                // `referenceScored`: some samples need the reference's log-probs, which a KL term then computes.
+                try engine.planStep(lengths: lengths, klTerm: referenceScored && t.settings.loss.klPenalty != nil)
                 return try step(t)
             }
         }

@@ -42,7 +42,11 @@ final class Activations {
     /// layers, which the backward refills by running the layer's forward again.
     let recompute: Bool
 
-    init(config: DecoderConfig, tokens N: Int, scoreSize: Int, logitRows: Int, recompute: Bool) {
+    /// Floats the activations take (the buffer's size, or what it would be when not allocated).
+    let floats: Int
+
+    /// With `allocate` false, only the sizes are worked out (the memory plan's estimate is this very layout).
+    init(config: DecoderConfig, tokens N: Int, scoreSize: Int, logitRows: Int, recompute: Bool, allocate: Bool = true) {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
         var next = 0
@@ -94,7 +98,8 @@ final class Activations {
         entropy = take(N)
         self.logitRows = logitRows
         logits = take(logitRows * V)
-        buffer = FloatBuffer(count: next)
+        floats = next
+        buffer = FloatBuffer(count: allocate ? next : 0)
         tokenCapacity = N
         scoreCapacity = scoreSize
         self.recompute = recompute
@@ -131,7 +136,10 @@ final class BackwardScratch {
     let dLogits: Int  // (logitRows, V)
     let rowWeights: Int  // (N)
 
-    init(config: DecoderConfig, tokens N: Int, maxLen: Int, logitRows: Int) {
+    /// Floats the scratch takes (allocated or not).
+    let floats: Int
+
+    init(config: DecoderConfig, tokens N: Int, maxLen: Int, logitRows: Int, allocate: Bool = true) {
         let C = config.hiddenSize, F = config.intermediateSize, V = config.vocabSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim
         var next = 0
@@ -147,7 +155,8 @@ final class BackwardScratch {
         normScratch = take(Parallelism.workers * max(C, config.headDim))
         dLogits = take(logitRows * V)
         rowWeights = take(N)
-        buffer = FloatBuffer(count: next)
+        floats = next
+        buffer = FloatBuffer(count: allocate ? next : 0)
         tokenCapacity = N
         maxLenCapacity = maxLen
         self.logitRows = logitRows

@@ -64,6 +64,8 @@ public final class DecoderModel {
 
     /// Floats held for the last forward's activations (what `recomputeActivations` shrinks).
     public var activationFloats: Int { activations?.buffer.count ?? 0 }
+    /// Floats held for the last backward's scratch.
+    public var backwardScratchFloats: Int { scratch?.buffer.count ?? 0 }
 
     /// Drops the cached activations of the last forward pass (frees memory between phases).
     public func releaseActivations() {
@@ -166,10 +168,27 @@ public final class DecoderModel {
         }
     }
 
+    /// Rows of logits held at once for `N` tokens: all of them when they fit the logit budget, else a chunk.
+    private func logitRows(tokens N: Int) -> Int {
+        N * config.vocabSize <= logitBudget ? N : max(1, logitBudget / config.vocabSize)
+    }
+
+    /// Floats that a forward (and, with `backward`, the backward after it) over sequences of these lengths
+    /// holds beyond the weights and gradients: the activations and the backward scratch, exactly as they are
+    /// allocated, with or without recomputation.
+    public func workingFloats(lengths: [Int], recompute: Bool, backward: Bool = true) -> Int {
+        let N = lengths.reduce(0, +), scoreSize = lengths.reduce(0) { $0 + $1 * $1 }
+        let rows = logitRows(tokens: N)
+        let act = Activations(config: config, tokens: N, scoreSize: scoreSize, logitRows: rows, recompute: recompute, allocate: false)
+        guard backward else { return act.floats }
+        let sc = BackwardScratch(config: config, tokens: N, maxLen: lengths.max() ?? 0, logitRows: min(rows, N), allocate: false)
+        return act.floats + sc.floats
+    }
+
     private func activationsFor(_ batch: PackedBatch) -> Activations {
         let N = batch.tokenCount
-        let keepAll = N * config.vocabSize <= logitBudget
-        let rows = keepAll ? N : max(1, logitBudget / config.vocabSize)
+        let rows = logitRows(tokens: N)
+        let keepAll = rows == N
         if let a = activations, a.recompute == recomputeActivations, a.tokenCapacity >= N, a.scoreCapacity >= batch.totalScoreSize,
             a.logitRows >= N || (!keepAll && a.logitRows == rows)
         {

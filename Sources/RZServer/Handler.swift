@@ -65,6 +65,7 @@ package struct Handler: APIProtocol {
             case .alreadyExists(let m): throw APIError(.alreadyExists, m)
             case .noReference(let m): throw APIError(.noReference, m)
             case .unavailable(let m): throw APIError(.shuttingDown, m)
+            case .insufficientMemory(let m): throw APIError(.insufficientMemory, m)
             }
         }
     }
@@ -295,7 +296,18 @@ package struct Handler: APIProtocol {
                 klCoef: t.loss.klCoef, aggregation: t.loss.aggregation == .tokenMean ? .tokenMean : .seqMeanTokenMean,
                 advantageEpsilon: t.loss.advantageEpsilon, learningRate: t.optimizer.learningRate, adamEpsilon: t.optimizer.epsilon,
                 weightDecay: t.optimizer.weightDecay, lrSchedule: schedule, maxGradNorm: t.maxGradNorm,
-                microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations)))))
+                microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations),
+            memory: memoryPlan(i.memory)))))
+    }
+
+    private func memoryPlan(_ m: MemoryPlan) -> Components.Schemas.MemoryPlan {
+        .init(limitBytes: m.limitBytes.map(Int64.init), weightsBytes: Int64(m.weightsBytes), gradientsBytes: Int64(m.gradientsBytes),
+              optimizerBytes: Int64(m.optimizerBytes), referenceBytes: Int64(m.referenceBytes),
+              kvCacheBytesPerToken: Int64(m.kvCacheBytesPerToken),
+              lastStep: m.lastStep.map {
+                  .init(microBatchTokens: Int64($0.microBatchTokens), recomputeActivations: $0.recomputeActivations,
+                        workingBytes: Int64($0.workingBytes), peakBytes: Int64($0.peakBytes))
+              })
     }
 
     package func getHealth(_ input: Operations.GetHealth.Input) async throws -> Operations.GetHealth.Output {

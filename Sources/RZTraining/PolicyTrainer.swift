@@ -110,6 +110,13 @@ public final class PolicyTrainer {
         optimizer = AdamWState(parameterCount: model.parameterCount)
     }
 
+    /// A step's activations are not kept between steps: a service samples in between, and the memory plan
+    /// counts them only while a step runs.
+    private func releaseActivations() {
+        model.releaseActivations()
+        reference?.releaseActivations()
+    }
+
     /// The models' activation storage follows the settings (the reference only runs forward, so it keeps as
     /// little as the policy).
     private func applyMemorySettings() {
@@ -190,6 +197,7 @@ public final class PolicyTrainer {
         metrics.meanReward = samples.reduce(0) { $0 + $1.reward } / Double(samples.count)
         metrics.meanAdvantage = advantages.reduce(0, +) / Double(samples.count)
         try applyUpdate(&metrics)
+        releaseActivations()
         return metrics
     }
 
@@ -247,17 +255,22 @@ public final class PolicyTrainer {
         metrics.sequences = samples.count
         metrics.entropy = entropySum / total
         try applyUpdate(&metrics)
+        releaseActivations()
         return metrics
     }
 
     // MARK: Shared
 
     /// Consecutive index ranges whose token counts stay within `microBatchTokens` (≥ 1 sequence each).
-    func microBatches(_ lengths: [Int]) -> [Range<Int>] {
+    func microBatches(_ lengths: [Int]) -> [Range<Int>] { Self.microBatches(lengths, maxTokens: settings.microBatchTokens) }
+
+    /// Consecutive index ranges whose token counts stay within `maxTokens` (≥ 1 sequence each): the passes a
+    /// step makes, which the memory plan also sizes.
+    public static func microBatches(_ lengths: [Int], maxTokens: Int) -> [Range<Int>] {
         var ranges: [Range<Int>] = []
         var start = 0, tokens = 0
         for (i, n) in lengths.enumerated() {
-            if i > start && tokens + n > settings.microBatchTokens {
+            if i > start && tokens + n > maxTokens {
                 ranges.append(start..<i)
                 start = i
                 tokens = 0

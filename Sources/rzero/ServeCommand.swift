@@ -21,6 +21,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Folder for named checkpoints (default: <model>/checkpoints).") var checkpoints: String?
     @Option(help: "File holding the bearer token (else the RZERO_TOKEN environment variable).") var tokenFile: String?
     @Option(help: "Largest accepted request body, in bytes.") var maxBodyBytes = 16 << 20
+    @Option(help: ArgumentHelp(
+        "Memory a training step may plan for: a size (20G, 1500M, bytes) or 'none'.",
+        discussion: "Default: what the cgroup or the free memory allows, less a tenth. Steps that do not fit run with "
+            + "activation recomputation or smaller micro-batches, or are refused with 413 insufficient_memory."))
+    var memoryLimit: String?
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -38,11 +43,22 @@ struct Serve: AsyncParsableCommand {
             config.token = t
         }
         do { try config.validate() } catch let e as ServerConfigError { throw failure(e.description) }
+        var limits = HostLimits()
+        switch memoryLimit {
+        case nil: limits.memoryLimitBytes = MemoryPlan.defaultLimitBytes()
+        case "none"?: limits.memoryLimitBytes = nil
+        case let text?:
+            guard let bytes = MemoryPlan.parseBytes(text) else {
+                throw failure("--memory-limit must be a size such as 20G, 1500M or a byte count, or 'none' (got \(text))")
+            }
+            limits.memoryLimitBytes = bytes
+        }
         var logger = Logger(label: "rzero.\(role.rawValue)")
         logger.logLevel = .info
         let modelHost: ModelHost
         do {
-            modelHost = try ModelHost(modelDir: config.modelDir, role: role, checkpointsDir: config.checkpointsDir, logger: logger)
+            modelHost = try ModelHost(modelDir: config.modelDir, role: role, checkpointsDir: config.checkpointsDir, limits: limits,
+                                      logger: logger)
         } catch {
             throw failure("cannot load the model: \(error)")
         }

@@ -84,7 +84,8 @@ struct ExampleCodingTests {
             let body = try Coding.decoder.decode(S.ErrorResponse.self, from: example.data())
             #expect(Int(body.error.code.status.code) == status, "\(key): code \(body.error.code.rawValue)")
         }
-        #expect(S.ErrorCode.allCases.count == 14)
+        #expect(S.ErrorCode.allCases.count == 15)
+        #expect(S.ErrorCode.insufficientMemory.status.code == 413)
         #expect(S.ErrorCode.upstreamFailed.status.code == 502)
         #expect(S.ErrorCode.invalidJson.status == .badRequest)
         #expect(S.ErrorCode.payloadTooLarge.status.code == 413)

@@ -1,0 +1,125 @@
+import Foundation
+import RZModel
+import RZTraining
+
+/// What the host's memory goes to, by part, and how a training step is fitted into the limit.
+///
+/// The parts are known exactly from the architecture: the weights, and for training their gradients, AdamW's
+/// two moments and (with a KL term) the frozen reference, each one float per parameter; then, per step, the
+/// activations and backward scratch of the largest micro-batch (`DecoderModel.workingFloats`, the very sizes
+/// `forward`/`backward` allocate) plus the reference's forward activations. A step is planned before it
+/// runs: the requested micro-batch size and recomputation if they fit, else recomputation, else smaller
+/// micro-batches, else a refusal that names the numbers. What is not counted (the sampler's KV caches,
+/// buffers of requests in flight, the allocator's slack) is what the limit's margin is for.
+public struct MemoryPlan: Sendable, Equatable {
+    /// The bytes the service may use; nil when none is set (then steps run as asked).
+    public var limitBytes: Int?
+    public var weightsBytes: Int
+    public var gradientsBytes: Int
+    public var optimizerBytes: Int
+    public var referenceBytes: Int
+    /// Keys and values of one cached token over all layers (the sampler's cost per token in flight).
+    public var kvCacheBytesPerToken: Int
+    /// The last training step's plan.
+    public var lastStep: StepPlan?
+
+    public struct StepPlan: Sendable, Equatable {
+        public var microBatchTokens: Int
+        public var recomputeActivations: Bool
+        /// Activations, backward scratch and the reference's forward, for the largest micro-batch.
+        public var workingBytes: Int
+        /// Everything counted while the step runs.
+        public var peakBytes: Int
+    }
+
+    /// The parts of a model of `config`, before any step.
+    public init(config: DecoderConfig, parameterCount: Int, limitBytes: Int?) {
+        let P = parameterCount * MemoryLayout<Float>.stride
+        self.limitBytes = limitBytes
+        weightsBytes = P
+        gradientsBytes = P
+        optimizerBytes = 2 * P
+        referenceBytes = P
+        kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * MemoryLayout<Float>.stride
+    }
+
+    /// Resident for a training step besides its working memory.
+    func fixedBytes(withReference: Bool) -> Int {
+        weightsBytes + gradientsBytes + optimizerBytes + (withReference ? referenceBytes : 0)
+    }
+
+    /// Settings for a step over sequences of `lengths` that fit the limit: `settings` as given when they fit,
+    /// else with recomputation, else with halved micro-batches (down to one sequence per pass). Throws a
+    /// client error naming the numbers when even that does not fit.
+    public func fit(lengths: [Int], settings: TrainerSettings, withReference: Bool, model: DecoderModel) throws
+        -> (TrainerSettings, StepPlan)
+    {
+        let fixed = fixedBytes(withReference: withReference)
+        func plan(_ tokens: Int, _ recompute: Bool) -> StepPlan {
+            var working = 0
+            for r in PolicyTrainer.microBatches(lengths, maxTokens: tokens) {
+                let chunk = Array(lengths[r])
+                var floats = model.workingFloats(lengths: chunk, recompute: recompute)
+                if withReference { floats += model.workingFloats(lengths: chunk, recompute: recompute, backward: false) }
+                working = max(working, floats * MemoryLayout<Float>.stride)
+            }
+            return StepPlan(microBatchTokens: tokens, recomputeActivations: recompute, workingBytes: working, peakBytes: fixed + working)
+        }
+        let requested = plan(settings.microBatchTokens, settings.recomputeActivations)
+        guard let limit = limitBytes else { return (settings, requested) }
+        var candidates = [requested]
+        if !settings.recomputeActivations { candidates.append(plan(settings.microBatchTokens, true)) }
+        let longest = lengths.max() ?? 1
+        var tokens = settings.microBatchTokens / 2
+        while tokens >= longest {
+            candidates.append(plan(tokens, true))
+            tokens /= 2
+        }
+        if settings.microBatchTokens > longest { candidates.append(plan(longest, true)) }
+        if let fits = candidates.first(where: { $0.peakBytes <= limit }) {
+            var chosen = settings
+            chosen.microBatchTokens = fits.microBatchTokens
+            chosen.recomputeActivations = fits.recomputeActivations
+            return (chosen, fits)
+        }
+        let least = candidates.min { $0.peakBytes < $1.peakBytes } ?? requested
+        func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
+        throw HostError.insufficientMemory(
+            "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "
+                + "weights \(gb(weightsBytes)), gradients \(gb(gradientsBytes)), AdamW \(gb(optimizerBytes))"
+                + (withReference ? ", reference \(gb(referenceBytes))" : "")
+                + ", activations \(gb(least.workingBytes)) (\(least.microBatchTokens)-token passes, recomputed); the memory limit is \(gb(limit))")
+    }
+
+    /// The default limit: what the cgroup allows, else the memory available now, less a margin (a tenth,
+    /// at least 512 MB) for what the plan does not count. Nil when neither can be read.
+    public static func defaultLimitBytes() -> Int? {
+        var candidates: [Int] = []
+        if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
+            let v = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            candidates.append(v)
+        }
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        {
+            candidates.append(kb * 1024)
+        }
+        guard let available = candidates.min() else { return nil }
+        return available - max(available / 10, 512 << 20)
+    }
+
+    /// Parses a size such as `20G`, `1500M`, `8GiB` or a plain byte count; nil for anything else.
+    public static func parseBytes(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1_000_000_000),
+                                      ("MB", 1_000_000), ("KB", 1000), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            guard let v = Double(t.dropLast(suffix.count)), v > 0, v * Double(scale) < 9e18 else { return nil }
+            return Int(v * Double(scale))
+        }
+        guard let v = Int(t), v > 0 else { return nil }
+        return v
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import Testing
+import RZHost
+import RZModel
+import RZTestSupport
+import RZTraining
+
+@Suite("Memory plan: parts, exact working sizes, steps fitted into the limit or refused")
+struct MemoryPlanTests {
+    let dir = Fixtures.path("engine/llama_bf16")
+
+    func host(limit: Int?) throws -> ModelHost {
+        var limits = HostLimits()
+        limits.memoryLimitBytes = limit
+        return try ModelHost(modelDir: dir, role: .solver, checkpointsDir: temporaryDirectory() + "/checkpoints", limits: limits,
+                             logger: Logger(label: "rzero.test"))
+    }
+
+    /// Two groups of four, 40 tokens each: several micro-batches at small sizes.
+    var samples: [GRPOSample] {
+        (0..<8).map { i in
+            GRPOSample(prompt: [1, 2, 3, 4], response: (0..<36).map { Int32(($0 * 7 + i) % 90 + 3) }, reward: Double(i % 2), group: i / 4)
+        }
+    }
+
+    var settings: TrainerSettings {
+        var s = TrainerSettings()
+        s.optimizer.learningRate = 1e-3
+        return s
+    }
+
+    @Test("the working estimate is what forward and backward allocate, with and without recomputation")
+    func workingFloatsAreExact() throws {
+        let model = try ModelFolder.load(dir)
+        let seqs: [[Int32]] = [[1, 2, 3, 4, 5, 6, 7], [8, 9, 10], [11, 12, 13, 14, 15]]
+        for recompute in [false, true] {
+            model.recomputeActivations = recompute
+            model.releaseActivations()
+            let out = try model.forward(seqs)
+            try model.backward(weights: out.logprobs.map { $0.map { _ in 1 } })
+            #expect(model.workingFloats(lengths: seqs.map(\.count), recompute: recompute)
+                    == model.activationFloats + model.backwardScratchFloats)
+            #expect(model.workingFloats(lengths: seqs.map(\.count), recompute: recompute, backward: false) == model.activationFloats)
+        }
+    }
+
+    @Test("the parts follow the parameter count; GET /v1/model's view reports them")
+    func parts() throws {
+        let h = try host(limit: 1 << 30)
+        let m = h.info.memory
+        let P = h.info.parameterCount * 4
+        #expect(m.weightsBytes == P && m.gradientsBytes == P && m.optimizerBytes == 2 * P && m.referenceBytes == P)
+        let c = h.info.config
+        #expect(m.kvCacheBytesPerToken == 2 * c.numLayers * c.numKVHeads * c.headDim * 4)
+        #expect(m.limitBytes == 1 << 30 && m.lastStep == nil)
+    }
+
+    @Test("a step that fits runs as asked; tighter limits turn on recomputation, then shrink micro-batches; the result is the same")
+    func fitting() async throws {
+        let model = try ModelFolder.load(dir)
+        let P = model.parameterCount * 4
+        let fixed = 5 * P  // weights, gradients, AdamW, reference (the default KL term needs it)
+        let lengths = samples.map { $0.prompt.count + $0.response.count }
+        func working(_ tokens: Int, _ recompute: Bool) -> Int {
+            PolicyTrainer.microBatches(lengths, maxTokens: tokens).map { r in
+                let chunk = Array(lengths[r])
+                return 4 * (model.workingFloats(lengths: chunk, recompute: recompute)
+                            + model.workingFloats(lengths: chunk, recompute: recompute, backward: false))
+            }.max() ?? 0
+        }
+        let stored = fixed + working(8192, false), recomputed = fixed + working(8192, true)
+        let halved = fixed + working(4096, true), single = fixed + working(40, true)
+        #expect(recomputed < stored && single < recomputed)
+
+        let reference = try host(limit: nil)
+        let expected = try await reference.trainGRPO(samples, settings: settings)
+        #expect(reference.info.memory.lastStep?.peakBytes == stored)
+        for (limit, tokens, recompute) in [(stored, 8192, false), (stored - 1, 8192, true), (recomputed - 1, halved <= recomputed - 1 ? 4096 : 0, true)] {
+            let h = try host(limit: limit)
+            let r = try await h.trainGRPO(samples, settings: settings)
+            let plan = try #require(h.info.memory.lastStep)
+            #expect(plan.recomputeActivations == recompute && plan.peakBytes <= limit)
+            if tokens > 0 { #expect(plan.microBatchTokens == tokens) } else { #expect(plan.microBatchTokens < 8192) }
+            #expect(h.info.trainerSettings == reference.info.trainerSettings, "the plan applies to the step, not to the settings")
+            #expect(abs(r.metrics.loss - expected.metrics.loss) < 1e-6 && abs(r.metrics.gradNorm - expected.metrics.gradNorm) < 1e-4 * expected.metrics.gradNorm)
+            await h.shutdown()
+        }
+        await reference.shutdown()
+    }
+
+    @Test("a step that cannot fit is refused naming the parts, before any compute; the model is untouched")
+    func refusal() async throws {
+        let h = try host(limit: 4096)
+        let before = try await h.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        do {
+            _ = try await h.trainGRPO(samples, settings: settings)
+            Issue.record("a step over the limit ran")
+        } catch let e as HostError {
+            guard case .insufficientMemory(let m) = e else { Issue.record("\(e)"); return }
+            #expect(e.code == "insufficient_memory")
+            for part in ["weights", "gradients", "AdamW", "reference", "activations", "memory limit"] { #expect(m.contains(part), "\(m)") }
+        }
+        let after = try await h.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
+        #expect(before.items[0].logprobs == after.items[0].logprobs && h.info.modelVersion == 0)
+        await h.shutdown()
+    }
+
+    @Test("sizes on the command line", arguments: [("20G", 20 << 30), ("1500M", 1500 << 20), ("8GiB", 8 << 30), ("2GB", 2_000_000_000),
+                                                   ("123456", 123456), ("0.5G", 1 << 29)])
+    func parse(text: String, bytes: Int) { #expect(MemoryPlan.parseBytes(text) == bytes) }
+
+    @Test("bad sizes are nil", arguments: ["", "G", "-1G", "abc", "12X", "0", "1e30G"])
+    func parseBad(text: String) { #expect(MemoryPlan.parseBytes(text) == nil) }
+}
