@@ -46,12 +46,14 @@ def main():
     ap.add_argument("--response", type=int, default=256)
     ap.add_argument("--port", type=int, default=8199)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--memory-limit", help="passed to rzero serve (e.g. 14G, none)")
     args = ap.parse_args()
 
     vocab = json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
     ckpt = tempfile.mkdtemp(prefix="rzero-grpo-mem-")
     proc = subprocess.Popen([args.rzero, "serve", "--role", "solver", "--model", args.model, "--checkpoints", ckpt,
-                             "--port", str(args.port), "--threads", str(args.threads)],
+                             "--port", str(args.port), "--threads", str(args.threads)]
+                            + (["--memory-limit", args.memory_limit] if args.memory_limit else []),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -84,10 +86,14 @@ def main():
         alive = proc.poll() is None
         peak = status_kb(proc.pid, "VmHWM") if alive else None
         tokens = args.sequences * (args.prompt + args.response)
+        plan = None
+        if alive:
+            with urllib.request.urlopen(base + "/v1/model", timeout=60) as r:
+                plan = json.loads(r.read()).get("memory")
         print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
                           "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
                           "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
-                          "kl": result and result.get("kl")}))
+                          "memory_limit": args.memory_limit, "plan": plan}))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
