@@ -14,7 +14,10 @@ final class Engine {
     let checkpointsDir: String
     let logger: Logger
     /// Increases by one whenever the weights change (an applied training step, a checkpoint load).
-    private(set) var modelVersion = 0
+    private(set) var modelVersion = 0 {
+        // The served snapshot describes one version; its file goes when the weights move on.
+        didSet { if let cached = weightsCache, cached.version != modelVersion { replaceWeightsCache(with: nil) } }
+    }
     private(set) var referenceVersion: Int?
     let instanceId = UUID().uuidString.lowercased()
     /// Responses of the most recent applied steps by idempotency key, so a client that retries a
@@ -230,7 +233,6 @@ final class Engine {
     /// source's version, and forget what described the old weights.
     func setVersionAfterExternalChange(_ version: Int) {
         modelVersion = version
-        weightsCache = nil
         recentSteps.removeAll()
         recentStepOrder.removeAll()
     }

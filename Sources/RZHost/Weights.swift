@@ -3,16 +3,40 @@ import Foundation
 import RZModel
 
 /// The weights of one model version as the bytes of a safetensors file, with their SHA-256: what a
-/// trainer serves to its replicas and what a replica checks before adopting them.
+/// trainer serves to its replicas and what a replica checks before adopting them. A service keeps the
+/// version it serves as a file (its staging folder), not in memory: at 0.6B that is 2.4 GB not held twice.
 public struct WeightsSnapshot: Sendable {
+    public enum Storage: Sendable {
+        case memory(Data)
+        /// A file nobody rewrites: a new version gets a new file, and an open reader keeps an unlinked one.
+        case file(String)
+    }
+
     public var version: Int
-    public var data: Data
+    public var storage: Storage
+    public var byteCount: Int
     public var sha256: String
 
     public init(version: Int, data: Data, sha256: String) {
         self.version = version
-        self.data = data
+        storage = .memory(data)
+        byteCount = data.count
         self.sha256 = sha256
+    }
+
+    init(version: Int, file: String, byteCount: Int, sha256: String) {
+        self.version = version
+        storage = .file(file)
+        self.byteCount = byteCount
+        self.sha256 = sha256
+    }
+
+    /// The bytes, read from the file when the snapshot is one.
+    public func bytes() throws -> Data {
+        switch storage {
+        case .memory(let data): return data
+        case .file(let path): return try Data(contentsOf: URL(fileURLWithPath: path))
+        }
     }
 }
 
@@ -26,6 +50,23 @@ public enum SHA256Digest {
         }
         // EVP_Digest with SHA-256 fails only when OpenSSL cannot allocate a context.
         precondition(ok == 1, "EVP_Digest(SHA-256) failed")
+        return digest[0..<Int(length)].map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Lower-case hex SHA-256 of a file, read in 4 MB pieces (never the whole file in memory).
+    public static func hex(file path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw HostError.notFound("cannot open \(path)") }
+        defer { try? handle.close() }
+        guard let ctx = EVP_MD_CTX_new() else { throw HostError.unavailable("OpenSSL cannot allocate a digest context") }
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1 else { throw HostError.unavailable("SHA-256 init failed") }
+        while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty {
+            let ok = piece.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
+            guard ok == 1 else { throw HostError.unavailable("SHA-256 update failed") }
+        }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_DigestFinal_ex(ctx, &digest, &length) == 1 else { throw HostError.unavailable("SHA-256 final failed") }
         return digest[0..<Int(length)].map { String(format: "%02x", $0) }.joined()
     }
 }
@@ -46,12 +87,17 @@ extension Engine {
         }
         if let cached = weightsCache, cached.version == version { return cached }
         let dir = try stagingDirectory("weights")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try ModelFolder.save(model, to: dir)
-        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
-        let snapshot = WeightsSnapshot(version: version, data: data, sha256: SHA256Digest.hex(data))
-        weightsCache = snapshot
-        return snapshot
+        do {
+            try ModelFolder.save(model, to: dir)
+            let file = dir + "/" + ModelFolder.weightsName
+            let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
+            let snapshot = WeightsSnapshot(version: version, file: file, byteCount: size, sha256: try SHA256Digest.hex(file: file))
+            replaceWeightsCache(with: snapshot)
+            return snapshot
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
     }
 
     /// Replaces the weights with `weights` (a safetensors file for this architecture) and takes its
@@ -62,17 +108,35 @@ extension Engine {
         if let current = weightsCache, current.version == modelVersion, modelVersion == weights.version, current.sha256 == weights.sha256 {
             return false
         }
-        let data = weights.data
         let dir = try stagingDirectory("adopt")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try data.write(to: URL(fileURLWithPath: dir + "/" + ModelFolder.weightsName))
-        let scratch = try DecoderModel(config: model.config)
-        do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
-            throw HostError.invalidRequest("the weights do not fit this model: \(error)")
+        let file = dir + "/" + ModelFolder.weightsName
+        do {
+            switch weights.storage {
+            case .memory(let data): try data.write(to: URL(fileURLWithPath: file))
+            case .file(let source): try FileManager.default.copyItem(atPath: source, toPath: file)
+            }
+            let scratch = try DecoderModel(config: model.config)
+            do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
+                throw HostError.invalidRequest("the weights do not fit this model: \(error)")
+            }
+            model.parameters.copy(from: scratch.parameters)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
         }
-        model.parameters.copy(from: scratch.parameters)
         setVersionAfterExternalChange(weights.version)
-        weightsCache = weights
+        // The adopted file becomes the served snapshot: other replicas may pull it from here.
+        replaceWeightsCache(with: WeightsSnapshot(version: weights.version, file: file, byteCount: weights.byteCount, sha256: weights.sha256))
         return true
+    }
+
+    /// Serves `snapshot` from now on and deletes the file of the one it replaces (a response still streaming
+    /// the old file keeps reading it: the open descriptor outlives the name).
+    func replaceWeightsCache(with snapshot: WeightsSnapshot?) {
+        if let old = weightsCache, case .file(let path) = old.storage {
+            if case .file(let new)? = snapshot?.storage, new == path { return }
+            try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        }
+        weightsCache = snapshot
     }
 }

@@ -236,8 +236,17 @@ package struct Handler: APIProtocol {
         try await measured(Operations.GetWeights.id) {
             guard input.path.version >= 0, input.path.version <= Int64(Int.max) else { throw APIError.invalidRequest("version must be ≥ 0") }
             let w = try await host.weights(version: Int(input.path.version))
-            return .ok(.init(headers: .init(xWeightsSha256: w.sha256, xModelVersion: Int64(w.version)),
-                             body: .binary(HTTPBody(w.data))))
+            let body: HTTPBody
+            switch w.storage {
+            case .memory(let data): body = HTTPBody(data)
+            case .file(let path):
+                // Opened now, so the response keeps its bytes even if a new version replaces the file meanwhile.
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    throw APIError.notFound("the weights at version \(w.version) are no longer served")
+                }
+                body = HTTPBody(FileChunks(handle: handle), length: .known(Int64(w.byteCount)), iterationBehavior: .single)
+            }
+            return .ok(.init(headers: .init(xWeightsSha256: w.sha256, xModelVersion: Int64(w.version)), body: .binary(body)))
         }
     }
 
@@ -256,7 +265,7 @@ package struct Handler: APIProtocol {
                 if case .invalidRequest(let m) = e { throw APIError(.upstreamFailed, "\(body.source): \(m)") }
                 throw e
             }
-            return .ok(.init(body: .json(.init(modelVersion: Int64(version), sha256: fetched.sha256, bytes: Int64(fetched.data.count),
+            return .ok(.init(body: .json(.init(modelVersion: Int64(version), sha256: fetched.sha256, bytes: Int64(fetched.byteCount),
                                                seconds: Self.seconds(since: started), changed: changed))))
         }
     }
@@ -322,4 +331,23 @@ package struct Handler: APIProtocol {
     package func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
         .ok(.init(body: .plainText(HTTPBody(metrics.registry.emitToString()))))
     }
+}
+
+/// An open file read in 4 MB pieces, as a response body (one iteration: it reads from the descriptor).
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let handle: FileHandle
+
+    struct Iterator: AsyncIteratorProtocol {
+        let handle: FileHandle
+        mutating func next() async throws -> ArraySlice<UInt8>? {
+            guard let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty else {
+                try? handle.close()
+                return nil
+            }
+            return ArraySlice(piece)
+        }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(handle: handle) }
 }
