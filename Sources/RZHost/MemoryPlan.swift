@@ -82,7 +82,8 @@ public struct MemoryPlan: Sendable, Equatable {
             chosen.recomputeActivations = fits.recomputeActivations
             return (chosen, fits)
         }
-        let least = candidates.min { $0.peakBytes < $1.peakBytes } ?? requested
+        // The smallest need, named with the smallest pass that reaches it (one sequence per pass).
+        let least = candidates.min { ($0.peakBytes, $0.microBatchTokens) < ($1.peakBytes, $1.microBatchTokens) } ?? requested
         func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
         throw HostError.insufficientMemory(
             "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "

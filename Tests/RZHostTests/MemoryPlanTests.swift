@@ -100,6 +100,7 @@ struct MemoryPlanTests {
             guard case .insufficientMemory(let m) = e else { Issue.record("\(e)"); return }
             #expect(e.code == "insufficient_memory")
             for part in ["weights", "gradients", "AdamW", "reference", "activations", "memory limit"] { #expect(m.contains(part), "\(m)") }
+            #expect(m.contains("(40-token passes, recomputed)"), "the least it could need: one 40-token sequence per pass: \(m)")
         }
         let after = try await h.logprobs([LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))])
         #expect(before.items[0].logprobs == after.items[0].logprobs && h.info.modelVersion == 0)
