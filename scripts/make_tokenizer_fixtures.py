@@ -644,6 +644,21 @@ def write(name, obj, indent=None):
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
 
+def goldens_file(toks, texts, rng, chat):
+    """One goldens file: every tokenizer's ids and decodes of `texts`, decode-only cases, chat prompts."""
+    return {
+        "format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
+        "texts": texts,
+        "tokenizers": {
+            name: {"file": name + ".json", "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+                   "results": golden_results(tok, texts),
+                   "decode_cases": decode_cases(tok, rng, 40)}
+            for name, tok in toks.items()
+        },
+        "chat": chat,
+    }
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     files = {"qwen_style": qwen_style(), "gpt2_style": gpt2_style()}
@@ -656,18 +671,7 @@ def main():
     toks = {name: Tokenizer.from_file(os.path.join(OUT, name + ".json")) for name in files}
     texts = list(dict.fromkeys(HANDWRITTEN + LONG + generated_texts(150)))  # dedupe, keep order
     assert len(texts) >= 200
-    rng = random.Random(3)
-    goldens = {
-        "format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
-        "texts": texts,
-        "tokenizers": {
-            name: {"file": name + ".json", "vocab_size": tok.get_vocab_size(with_added_tokens=True),
-                   "results": golden_results(tok, texts),
-                   "decode_cases": decode_cases(tok, rng, 40)}
-            for name, tok in toks.items()
-        },
-        "chat": chat_goldens(toks["qwen_style"]),
-    }
+    goldens = goldens_file(toks, texts, random.Random(3), chat_goldens(toks["qwen_style"]))
     # The ignore_merges variant must actually differ somewhere, or that test proves nothing.
     differs = sum(a["ids_no_special"] != b["ids_no_special"]
                   for a, b in zip(goldens["tokenizers"]["qwen_style"]["results"],
@@ -686,18 +690,8 @@ def main():
     llama_toks = {name: Tokenizer.from_file(os.path.join(OUT, name + ".json")) for name in llama_files}
     llama_texts = llama3_texts(texts)
     assert len(llama_texts) >= 200
-    rng = random.Random(5)
-    llama_goldens = {
-        "format": FORMAT, "version": VERSION, "tokenizers_version": tokenizers.__version__,
-        "texts": llama_texts,
-        "tokenizers": {
-            name: {"file": name + ".json", "vocab_size": tok.get_vocab_size(with_added_tokens=True),
-                   "results": golden_results(tok, llama_texts),
-                   "decode_cases": decode_cases(tok, rng, 40)}
-            for name, tok in llama_toks.items()
-        },
-        "chat": llama3_chat_goldens(llama_toks["llama3_style"]),
-    }
+    llama_goldens = goldens_file(llama_toks, llama_texts, random.Random(5),
+                                 llama3_chat_goldens(llama_toks["llama3_style"]))
     # ignore_merges must change some encodings, or its test proves nothing.
     plain = json.loads(json.dumps(llama_files["llama3_style"]))
     plain["model"]["ignore_merges"] = False

@@ -67,23 +67,28 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         let requested = plan(settings.microBatchTokens, settings.recomputeActivations)
         guard let limit = limitBytes else { return (settings, requested) }
-        var candidates = [requested]
-        if !settings.recomputeActivations { candidates.append(plan(settings.microBatchTokens, true)) }
+        // The fallbacks in order of preference, each sized only if the ones before it did not fit.
         let longest = lengths.max() ?? 1
+        var fallbacks: [(tokens: Int, recompute: Bool)] = settings.recomputeActivations ? [] : [(settings.microBatchTokens, true)]
         var tokens = settings.microBatchTokens / 2
         while tokens >= longest {
-            candidates.append(plan(tokens, true))
+            fallbacks.append((tokens, true))
             tokens /= 2
         }
-        if settings.microBatchTokens > longest { candidates.append(plan(longest, true)) }
-        if let fits = candidates.first(where: { $0.peakBytes <= limit }) {
-            var chosen = settings
-            chosen.microBatchTokens = fits.microBatchTokens
-            chosen.recomputeActivations = fits.recomputeActivations
-            return (chosen, fits)
+        if settings.microBatchTokens > longest { fallbacks.append((longest, true)) }
+        var tried: [StepPlan] = []
+        for (tokens, recompute) in [(settings.microBatchTokens, settings.recomputeActivations)] + fallbacks {
+            let candidate = tried.isEmpty ? requested : plan(tokens, recompute)
+            tried.append(candidate)
+            if candidate.peakBytes <= limit {
+                var chosen = settings
+                chosen.microBatchTokens = candidate.microBatchTokens
+                chosen.recomputeActivations = candidate.recomputeActivations
+                return (chosen, candidate)
+            }
         }
         // The smallest need, named with the smallest pass that reaches it (one sequence per pass).
-        let least = candidates.min { ($0.peakBytes, $0.microBatchTokens) < ($1.peakBytes, $1.microBatchTokens) } ?? requested
+        let least = tried.min { ($0.peakBytes, $0.microBatchTokens) < ($1.peakBytes, $1.microBatchTokens) } ?? requested
         func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
         throw HostError.insufficientMemory(
             "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "

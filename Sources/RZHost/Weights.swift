@@ -43,24 +43,25 @@ public struct WeightsSnapshot: Sendable {
 public enum SHA256Digest {
     /// Lower-case hex SHA-256 of `data` (OpenSSL's EVP interface).
     public static func hex(_ data: Data) -> String {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = data.withUnsafeBytes { bytes in
-            EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, EVP_sha256(), nil)
-        }
-        // EVP_Digest with SHA-256 fails only when OpenSSL cannot allocate a context.
-        precondition(ok == 1, "EVP_Digest(SHA-256) failed")
-        return digest[0..<Int(length)].map { String(format: "%02x", $0) }.joined()
+        // Hashing bytes already in memory fails only when OpenSSL cannot allocate a context.
+        do { return try digest { update in try update(data) } } catch { preconditionFailure("SHA-256 failed: \(error)") }
     }
 
     /// Lower-case hex SHA-256 of a file, read in 4 MB pieces (never the whole file in memory).
     public static func hex(file path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw HostError.notFound("cannot open \(path)") }
         defer { try? handle.close() }
+        return try digest { update in
+            while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty { try update(piece) }
+        }
+    }
+
+    /// Runs `feed`, which hands the bytes to hash to its argument piece by piece, and returns their digest.
+    private static func digest(_ feed: ((Data) throws -> Void) throws -> Void) throws -> String {
         guard let ctx = EVP_MD_CTX_new() else { throw HostError.unavailable("OpenSSL cannot allocate a digest context") }
         defer { EVP_MD_CTX_free(ctx) }
         guard EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1 else { throw HostError.unavailable("SHA-256 init failed") }
-        while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty {
+        try feed { piece in
             let ok = piece.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, $0.count) }
             guard ok == 1 else { throw HostError.unavailable("SHA-256 update failed") }
         }

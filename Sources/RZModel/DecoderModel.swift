@@ -83,7 +83,6 @@ public final class DecoderModel {
         let batch = PackedBatch(sequences: sequences)
         let N = batch.tokenCount
         let C = config.hiddenSize, V = config.vocabSize
-        let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
         let act = activationsFor(batch)
         rope.ensure(positions: batch.maxLength)
         let W = parameters.base
@@ -256,8 +255,9 @@ public final class DecoderModel {
                                                N: rows, inF: C, outF: V, accumulateInput: false)
                                 r0 += rows
                             }
-                            var dRes = sc.ptr(sc.dResA)
-                            var dOther = sc.ptr(sc.dResB)
+                            // dRes: the gradient at a layer's output, then (written back by the layer) at its input;
+                            // dMid: at its attention block's output.
+                            let dRes = sc.ptr(sc.dResA), dMid = sc.ptr(sc.dResB)
                             dRes.update(repeating: 0, count: N * C)
                             let normScratch = sc.ptr(sc.normScratch)
                             rmsNormBackward(dInp: dRes, dWeight: G + layout.finalNorm, dOut: dLnf, inp: act.ptr(act.finalRes),
@@ -271,8 +271,6 @@ public final class DecoderModel {
                                 let w = layout.layers[l].pointers(W), g = layout.layers[l].pointers(G)
                                 let att = act.attention(l)
                                 if act.recompute { layerForward(l, act, batch: batch, rotary: rotary, output: nil) }
-                                // dRes: the gradient at this layer's output; dMid: at the attention block's output.
-                                let dMid = dOther
                                 block.mlpBackward(w, g, x: act.ptr(a.mid), act.mlp(l), blockScratch, dOut: dRes, dX: dMid, N: N)
                                 block.attentionOutputBackward(w, g, att: att.att, dOut: dMid, dAtt: blockScratch.dAtt, N: N)
                                 blockScratch.dK.update(repeating: 0, count: N * KD)
@@ -281,11 +279,8 @@ public final class DecoderModel {
                                                   probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,
                                                   NH: NH, NKV: NKV, HD: HD, scratch: sc.ptr(sc.dScores))
                                 // The gradient at the layer's input: dMid through the residual, plus ln1's path.
-                                let dBelow = dRes
-                                dBelow.update(from: dMid, count: N * C)
-                                block.attentionInputBackward(w, g, x: act.ptr(a.res), att, blockScratch, dX: dBelow, N: N, rotary: rotary)
-                                dRes = dBelow
-                                dOther = dMid
+                                dRes.update(from: dMid, count: N * C)
+                                block.attentionInputBackward(w, g, x: act.ptr(a.res), att, blockScratch, dX: dRes, N: N, rotary: rotary)
                             }
                             embeddingBackward(dTable: G + layout.embed, dOut: dRes, ids: ids, N: N, C: C)
                         }

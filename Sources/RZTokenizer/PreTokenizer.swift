@@ -145,43 +145,28 @@ struct SplitRule: Sendable {
     /// `NormalizedString::split`: which pieces are kept, and which are joined, per behaviour.
     /// Empty pieces take part in the joining, then are dropped.
     static func applyBehavior(_ behavior: SplitBehavior, to pieces: [SplitPiece], into out: inout [Range<Int>]) {
-        var kept: [Range<Int>] = []
+        /// Walks `pieces` in order (or backwards), joining a piece to the one kept before it when `joins`
+        /// says so given whether the piece and its predecessor are matches.
+        func merged(_ pieces: some Sequence<SplitPiece>, _ joins: (_ isMatch: Bool, _ previousMatch: Bool) -> Bool) -> [Range<Int>] {
+            var kept: [Range<Int>] = []
+            var previousMatch = false
+            for p in pieces {
+                if joins(p.isMatch, previousMatch), let last = kept.last {
+                    kept[kept.count - 1] = min(last.lowerBound, p.range.lowerBound)..<max(last.upperBound, p.range.upperBound)
+                } else {
+                    kept.append(p.range)
+                }
+                previousMatch = p.isMatch
+            }
+            return kept
+        }
+        let kept: [Range<Int>]
         switch behavior {
-        case .isolated:
-            kept = pieces.map(\.range)
-        case .removed:
-            kept = pieces.filter { !$0.isMatch }.map(\.range)
-        case .contiguous:
-            var previousMatch = false
-            for p in pieces {
-                if p.isMatch == previousMatch, let last = kept.last {
-                    kept[kept.count - 1] = last.lowerBound..<p.range.upperBound
-                } else {
-                    kept.append(p.range)
-                }
-                previousMatch = p.isMatch
-            }
-        case .mergedWithPrevious:
-            var previousMatch = false
-            for p in pieces {
-                if p.isMatch && !previousMatch, let last = kept.last {
-                    kept[kept.count - 1] = last.lowerBound..<p.range.upperBound
-                } else {
-                    kept.append(p.range)
-                }
-                previousMatch = p.isMatch
-            }
-        case .mergedWithNext:
-            var previousMatch = false
-            for p in pieces.reversed() {
-                if p.isMatch && !previousMatch, let last = kept.last {
-                    kept[kept.count - 1] = p.range.lowerBound..<last.upperBound
-                } else {
-                    kept.append(p.range)
-                }
-                previousMatch = p.isMatch
-            }
-            kept.reverse()
+        case .isolated: kept = pieces.map(\.range)
+        case .removed: kept = pieces.filter { !$0.isMatch }.map(\.range)
+        case .contiguous: kept = merged(pieces) { $0 == $1 }
+        case .mergedWithPrevious: kept = merged(pieces) { $0 && !$1 }
+        case .mergedWithNext: kept = merged(pieces.reversed()) { $0 && !$1 }.reversed()
         }
         for r in kept where !r.isEmpty { out.append(r) }
     }
