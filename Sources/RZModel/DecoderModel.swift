@@ -21,7 +21,10 @@ public final class DecoderModel {
     public let config: DecoderConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
-    public private(set) var gradients: FloatBuffer?
+    /// The full parameters' gradients (never allocated while adapters are attached: the base is frozen then).
+    private var baseGradients: FloatBuffer?
+    /// LoRA adapters, when attached: the forward passes apply them, and only they are trained.
+    public private(set) var adapters: LoRAAdapters?
     /// Upper bound, in floats, on logits held at once. Batches whose N·V exceeds it compute the LM head
     /// in row chunks and recompute them in backward, so a 150k vocabulary does not need N·V memory.
     public var logitBudget: Int = 32 << 20
@@ -37,6 +40,8 @@ public final class DecoderModel {
     private var scratch: BackwardScratch?
     private var lastBatch: PackedBatch?
     private var lastTargets: [Int32] = []
+    /// Whether the last forward applied the adapters (its backward and recomputation must do the same).
+    private var lastUsedAdapters = true
 
     /// A model with zero parameters; fill `parameters` (e.g. from a checkpoint or `initializeRandom`).
     public init(config: DecoderConfig) throws {
@@ -51,16 +56,76 @@ public final class DecoderModel {
 
     public var parameterCount: Int { layout.count }
 
-    /// Returns the gradient buffer, allocating it (zeroed) on first use.
+    /// What training updates: the adapters' parameters when they are attached, else all parameters.
+    public var trainableParameters: FloatBuffer { adapters?.parameters ?? parameters }
+    public var trainableCount: Int { adapters?.layout.count ?? layout.count }
+
+    /// The trainable parameters' gradients, once allocated.
+    public var gradients: FloatBuffer? {
+        if let adapters { return adapters.gradients }
+        return baseGradients
+    }
+
+    /// Returns the trainable parameters' gradient buffer, allocating it (zeroed) on first use.
     @discardableResult
     public func ensureGradients() -> FloatBuffer {
-        if let g = gradients { return g }
+        if let adapters { return adapters.ensureGradients() }
+        if let g = baseGradients { return g }
         let g = FloatBuffer(count: layout.count)
-        gradients = g
+        baseGradients = g
         return g
     }
 
     public func zeroGradients() { gradients?.zero() }
+
+    /// Attaches LoRA adapters (made for this model's config): from now on the base is frozen and the adapters
+    /// are what trains. Full gradients, if any, are released.
+    public func attachAdapters(_ a: LoRAAdapters) throws {
+        guard a.layout.layers.count == config.numLayers else { throw ModelError.invalidInput("adapters made for a different model") }
+        adapters = a
+        baseGradients = nil
+        releaseActivations()
+    }
+
+    /// Folds the adapters into the weights (W += s·B·A) and detaches them: the model then computes what it
+    /// computed with them, as a plain model (an export for tools that do not know LoRA).
+    public func mergeAdapters() {
+        guard let a = adapters else { return }
+        for (l, row) in a.layout.layers.enumerated() {
+            let w = layout.layers[l].pointers(parameters.base)
+            for (i, m) in LoRAModule.allCases.enumerated() {
+                guard let f = row[i] else { continue }
+                let target: FloatPointer
+                switch m {
+                case .q: target = w.q
+                case .k: target = w.k
+                case .v: target = w.v
+                case .o: target = w.o
+                case .gate: target = w.gate
+                case .up: target = w.up
+                case .down: target = w.down
+                }
+                // W (out, in) += s · B (out, r) · A (r, in)
+                gemm(.none, .none, M: f.outF, N: f.inF, K: a.config.rank, alpha: a.config.scale, A: a.parameters.base + f.b,
+                     lda: a.config.rank, B: a.parameters.base + f.a, ldb: f.inF, beta: 1, C: target, ldc: f.inF)
+            }
+        }
+        adapters = nil
+        releaseActivations()
+    }
+
+    /// Layer `l`'s weights for a pass over `rows` rows, with its adapters when they are attached and `useAdapters`.
+    func layerWeights(_ l: Int, rows: Int, useAdapters: Bool = true) -> LayerTensors {
+        var w = layout.layers[l].pointers(parameters.base)
+        if useAdapters, let a = adapters { w.lora = a.layer(l, in: a.parameters, rows: rows) }
+        return w
+    }
+
+    /// Where layer `l`'s backward accumulates: the adapters' gradients when attached, else the full ones.
+    private func layerGradients(_ l: Int, rows: Int) -> LayerGradients {
+        if let a = adapters { return LayerGradients(base: nil, lora: a.layer(l, in: a.ensureGradients(), rows: rows)) }
+        return LayerGradients(base: layout.layers[l].pointers(ensureGradients().base), lora: nil)
+    }
 
     /// Floats held for the last forward's activations (what `recomputeActivations` shrinks).
     public var activationFloats: Int { activations?.buffer.count ?? 0 }
@@ -77,9 +142,11 @@ public final class DecoderModel {
     // MARK: - Forward
 
     /// Runs the decoder over `sequences` (each non-empty, ids in 0..<vocab) and returns per-token
-    /// log-probabilities. The activations are kept for a following `backward`.
-    public func forward(_ sequences: [[Int32]], returnLogits: Bool = false) throws -> ForwardOutput {
+    /// log-probabilities. The activations are kept for a following `backward`. With `useAdapters` false the
+    /// attached adapters are left out: the frozen base, which is the KL reference under LoRA.
+    public func forward(_ sequences: [[Int32]], returnLogits: Bool = false, useAdapters: Bool = true) throws -> ForwardOutput {
         try validate(sequences)
+        lastUsedAdapters = useAdapters
         let batch = PackedBatch(sequences: sequences)
         let N = batch.tokenCount
         let C = config.hiddenSize, V = config.vocabSize
@@ -219,7 +286,8 @@ public final class DecoderModel {
         let NH = config.numHeads, NKV = config.numKVHeads, HD = config.headDim
         let KD = NKV * HD
         let sc = scratchFor(batch, logitRows: act.logitRows)
-        let G = ensureGradients().base
+        // The full gradients, or nil when the base is frozen (adapters attached): its products are skipped.
+        let G: FloatPointer? = adapters == nil ? ensureGradients().base : nil
         let W = parameters.base
 
         // Per-row weights: row i of sequence s predicts token i+1, so it takes weights[s][i].
@@ -250,7 +318,7 @@ public final class DecoderModel {
                                 let dLogits = sc.ptr(sc.dLogits)
                                 logSoftmaxGatherBackward(dLogits: dLogits, logits: logits, lse: act.ptr(act.lse) + r0,
                                                          targets: t + r0, weights: rowWeights + r0, N: rows, V: V)
-                                linearBackward(dInp: dLnf + r0 * C, dWeight: G + layout.lmHead, dOut: dLogits,
+                                linearBackward(dInp: dLnf + r0 * C, dWeight: G.map { $0 + layout.lmHead }, dOut: dLogits,
                                                inp: act.ptr(act.lnf) + r0 * C, weight: W + layout.lmHead,
                                                N: rows, inF: C, outF: V, accumulateInput: false)
                                 r0 += rows
@@ -260,7 +328,7 @@ public final class DecoderModel {
                             let dRes = sc.ptr(sc.dResA), dMid = sc.ptr(sc.dResB)
                             dRes.update(repeating: 0, count: N * C)
                             let normScratch = sc.ptr(sc.normScratch)
-                            rmsNormBackward(dInp: dRes, dWeight: G + layout.finalNorm, dOut: dLnf, inp: act.ptr(act.finalRes),
+                            rmsNormBackward(dInp: dRes, dWeight: G.map { $0 + layout.finalNorm }, dOut: dLnf, inp: act.ptr(act.finalRes),
                                             weight: W + layout.finalNorm, rstd: act.ptr(act.rstdf), N: N, C: C,
                                             scratch: normScratch)
 
@@ -268,7 +336,7 @@ public final class DecoderModel {
                             let blockScratch = sc.block
                             for l in stride(from: act.layers.count - 1, through: 0, by: -1) {
                                 let a = act.layers[l]
-                                let w = layout.layers[l].pointers(W), g = layout.layers[l].pointers(G)
+                                let w = layerWeights(l, rows: N, useAdapters: lastUsedAdapters), g = layerGradients(l, rows: N)
                                 let att = act.attention(l)
                                 if act.recompute { layerForward(l, act, batch: batch, rotary: rotary, output: nil) }
                                 block.mlpBackward(w, g, x: act.ptr(a.mid), act.mlp(l), blockScratch, dOut: dRes, dX: dMid, N: N)
@@ -282,7 +350,7 @@ public final class DecoderModel {
                                 dRes.update(from: dMid, count: N * C)
                                 block.attentionInputBackward(w, g, x: act.ptr(a.res), att, blockScratch, dX: dRes, N: N, rotary: rotary)
                             }
-                            embeddingBackward(dTable: G + layout.embed, dOut: dRes, ids: ids, N: N, C: C)
+                            if let G { embeddingBackward(dTable: G + layout.embed, dOut: dRes, ids: ids, N: N, C: C) }
                         }
                     }
                 }
@@ -295,7 +363,7 @@ public final class DecoderModel {
     /// layer above still holds).
     private func layerForward(_ l: Int, _ act: Activations, batch: PackedBatch, rotary: RotaryPositions, output: FloatPointer?) {
         let a = act.layers[l]
-        let w = layout.layers[l].pointers(parameters.base)
+        let w = layerWeights(l, rows: batch.tokenCount, useAdapters: lastUsedAdapters)
         let att = act.attention(l)
         block.attentionInputForward(w, x: act.ptr(a.res), att, N: batch.tokenCount, rotary: rotary)
         attentionForward(out: att.att, probs: act.ptr(a.probs), q: att.q, k: att.k, v: att.v, batch: batch,

@@ -120,7 +120,7 @@ extension DecoderModel {
                                                           k: k.base, v: v.base, rstdQ: rstd.base, rstdK: rstd.base, att: att.base)
                         let mlpBuffers = MLPBuffers(ln: ln.base, rstd: rstd.base, gate: gate.base, up: up.base, h: gate.base)
                         for l in 0..<config.numLayers {
-                            let w = layout.layers[l].pointers(W)
+                            let w = layerWeights(l, rows: R)
                             block.attentionInputForward(w, x: x.base, attBuffers, N: R, rotary: rotary)
                             for (i, s) in slots.enumerated() {
                                 let cache = caches[i]

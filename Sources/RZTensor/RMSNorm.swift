@@ -28,11 +28,12 @@ public func rmsNormForward(
     }
 }
 
-/// Backward of `rmsNormForward`. Accumulates into `dInp` and `dWeight` (callers zero them first).
+/// Backward of `rmsNormForward`. Accumulates into `dInp` and `dWeight` (callers zero them first); a nil
+/// `dWeight` (a frozen weight) skips its gradient.
 /// `scratch` must hold `Parallelism.workers * C` floats: per-worker partial sums of `dWeight`,
 /// so rows can be split across cores without racing on the shared weight gradient.
 public func rmsNormBackward(
-    dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+    dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?,
     dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
     rstd: UnsafePointer<Float>, N: Int, C: Int, scratch: UnsafeMutablePointer<Float>
 ) {
@@ -57,6 +58,10 @@ public func rmsNormBackward(
                 j += 1
             }
             let dot = sum * r / Float(C)
+            if dWeight == nil {
+                for j in 0..<C { dx[j] += r * (dy[j] * weight[j] - x[j] * r * dot) }
+                continue
+            }
             for j in 0..<C {
                 let xhat = x[j] * r
                 dw[j] += dy[j] * xhat
@@ -64,6 +69,7 @@ public func rmsNormBackward(
             }
         }
     }
+    guard let dWeight else { return }
     for w in 0..<Parallelism.workers {
         let dw = scratch + w * C
         for j in 0..<C { dWeight[j] += dw[j] }

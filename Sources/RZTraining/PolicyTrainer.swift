@@ -97,17 +97,36 @@ public struct StepMetrics: Codable, Sendable, Equatable {
 }
 
 /// Owns a policy model, its frozen KL reference and its AdamW state, and runs GRPO and SFT steps.
+/// Under LoRA (the model has adapters) only the adapters train and the frozen base is the reference: no
+/// second model is held, and the reference is the policy's own forward with the adapters left out.
 /// Not thread-safe: one owner (a model actor) drives it.
 public final class PolicyTrainer {
     public let model: DecoderModel
+    /// The frozen copy that is the KL reference (full fine-tuning; nil until frozen, and always under LoRA).
     public private(set) var reference: DecoderModel?
     public let optimizer: AdamWState
     public var settings: TrainerSettings
 
+    /// Attach adapters to `model` before making its trainer: the optimizer is sized for what trains.
     public init(model: DecoderModel, settings: TrainerSettings = TrainerSettings()) {
         self.model = model
         self.settings = settings
-        optimizer = AdamWState(parameterCount: model.parameterCount)
+        optimizer = AdamWState(parameterCount: model.trainableCount)
+    }
+
+    /// Whether the reference is the frozen base under the adapters (LoRA) rather than a frozen copy.
+    public var referenceIsBase: Bool { model.adapters != nil }
+
+    /// Whether reference log-probabilities can be computed now.
+    public var hasReference: Bool { referenceIsBase || reference != nil }
+
+    /// The reference's log-probabilities (and entropies) for `sequences`: the frozen copy's forward, or the
+    /// base's (the policy without its adapters). Under LoRA this overwrites the policy's cached activations,
+    /// so call it before the policy's forward whose backward follows.
+    public func referenceForward(_ sequences: [[Int32]]) throws -> ForwardOutput {
+        if referenceIsBase { return try model.forward(sequences, useAdapters: false) }
+        guard let reference else { throw GRPOError.invalidValue("no reference model") }
+        return try reference.forward(sequences)
     }
 
     /// A step's activations are not kept between steps: a service samples in between, and the memory plan
@@ -124,8 +143,10 @@ public final class PolicyTrainer {
         reference?.recomputeActivations = settings.recomputeActivations
     }
 
-    /// Freezes a copy of the current weights as the KL reference (done at the start of each phase).
+    /// Freezes a copy of the current weights as the KL reference (done at the start of each phase). Under
+    /// LoRA the reference is the frozen base, which never moves: nothing to do.
     public func resetReference() throws {
+        guard !referenceIsBase else { return }
         let ref = try reference ?? DecoderModel(config: model.config)
         ref.parameters.copy(from: model.parameters)
         ref.logitBudget = model.logitBudget
@@ -152,7 +173,7 @@ public final class PolicyTrainer {
                                              epsilon: settings.loss.advantageEpsilon)
         let weights = aggregationWeights(settings.loss.aggregation, lengths: samples.map { $0.response.count })
         let needsReference = settings.loss.klPenalty != nil && samples.contains { $0.refLogProbs == nil }
-        if needsReference && reference == nil { try resetReference() }
+        if needsReference && !hasReference { try resetReference() }
 
         applyMemorySettings()
         var metrics = StepMetrics()
@@ -165,8 +186,8 @@ public final class PolicyTrainer {
             var refLogp: [[Double]]? = nil
             if settings.loss.klPenalty != nil {
                 var computed: [[Double]] = []
-                if needsReference, let ref = reference {
-                    let out = try ref.forward(sequences)
+                if needsReference {
+                    let out = try referenceForward(sequences)
                     computed = zip(chunk, out.logprobs).map { s, lp in responsePart(lp, s).map(Double.init) }
                 }
                 refLogp = chunk.enumerated().map { i, s in s.refLogProbs.map { $0.map(Double.init) } ?? computed[i] }
@@ -295,7 +316,7 @@ public final class PolicyTrainer {
         // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6), applied only when < 1.
         let coefficient = settings.maxGradNorm / (norm + 1e-6)
         if coefficient < 1 { scaleInPlace(grads.base, Float(coefficient), count: grads.count) }
-        metrics.learningRate = optimizer.update(params: model.parameters, grads: grads, settings: settings.optimizer)
+        metrics.learningRate = optimizer.update(params: model.trainableParameters, grads: grads, settings: settings.optimizer)
         metrics.step = optimizer.step
     }
 }

@@ -26,11 +26,31 @@ public enum ModelFolder {
         }
     }
 
-    /// Loads config and weights, checking every tensor's name and shape against the architecture.
+    /// Loads config and weights, checking every tensor's name and shape against the architecture. A PEFT
+    /// adapter folder (no config.json, an adapter_config.json) loads as its base with the adapter attached.
     public static func load(_ dir: String) throws -> DecoderModel {
+        if !FileManager.default.fileExists(atPath: dir + "/" + configName) && AdapterFolder.isAdapterFolder(dir) {
+            return try loadAdapted(dir)
+        }
         let config = try loadConfig(dir)
         let model = try DecoderModel(config: config)
         try loadWeights(into: model, from: dir)
+        return model
+    }
+
+    /// The base model an adapter folder names (or `base`, when given) with the adapter attached. A relative
+    /// `base_model_name_or_path` is taken relative to the adapter folder; a hub id cannot be resolved here.
+    public static func loadAdapted(_ dir: String, base: String? = nil) throws -> DecoderModel {
+        let (_, named) = try AdapterFolder.loadConfig(dir)
+        guard var basePath = base ?? named else {
+            throw ModelError.invalidConfig("\(dir)/\(AdapterFolder.configName) names no base model (base_model_name_or_path)")
+        }
+        if !basePath.hasPrefix("/") { basePath = URL(fileURLWithPath: dir).appendingPathComponent(basePath).standardized.path }
+        guard FileManager.default.fileExists(atPath: basePath + "/" + configName) else {
+            throw ModelError.fileNotFound("the adapter's base model folder \(basePath) (a local folder with config.json is needed)")
+        }
+        let model = try load(basePath)
+        try model.attachAdapters(try AdapterFolder.load(dir, for: model.config))
         return model
     }
 

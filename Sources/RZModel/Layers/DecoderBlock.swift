@@ -13,11 +13,20 @@ import RZTensor
 typealias FloatPointer = UnsafeMutablePointer<Float>
 
 /// Pointers to one layer's tensors: its parameters, or their gradients (same layout). Absent ones are nil.
+/// `lora` is the layer's adapters when the model has them (parameters only; see `LayerGradients`).
 struct LayerTensors {
     let inputNorm, q, k, v, o: FloatPointer
     let qBias, kBias, vBias, oBias, qNorm, kNorm: FloatPointer?
     let postNorm, gate, up, down: FloatPointer
     let gateBias, upBias, downBias: FloatPointer?
+    var lora: LayerAdapters? = nil
+}
+
+/// Where a layer's backward accumulates: the base parameters' gradients (nil when the base is frozen, as
+/// under LoRA: their products are then skipped) and the adapters' gradients (nil without adapters).
+struct LayerGradients {
+    let base: LayerTensors?
+    let lora: LayerAdapters?
 }
 
 /// Where an attention block's values for N rows live. The training forward gives each its own place (the
@@ -86,9 +95,9 @@ struct DecoderBlock {
     /// stored wherever the attention core reads them.
     func attentionInputForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ b: AttentionBuffers, N: Int, rotary r: RotaryPositions) {
         rmsNormForward(out: b.ln, rstd: b.rstd, inp: x, weight: w.inputNorm, N: N, C: C, eps: eps)
-        linearForward(out: b.qRaw, inp: b.ln, weight: w.q, bias: w.qBias, N: N, inF: C, outF: QD)
-        linearForward(out: b.kRaw, inp: b.ln, weight: w.k, bias: w.kBias, N: N, inF: C, outF: KD)
-        linearForward(out: b.v, inp: b.ln, weight: w.v, bias: w.vBias, N: N, inF: C, outF: KD)
+        project(out: b.qRaw, inp: b.ln, weight: w.q, bias: w.qBias, w.lora?.q, w.lora, N: N, inF: C, outF: QD)
+        project(out: b.kRaw, inp: b.ln, weight: w.k, bias: w.kBias, w.lora?.k, w.lora, N: N, inF: C, outF: KD)
+        project(out: b.v, inp: b.ln, weight: w.v, bias: w.vBias, w.lora?.v, w.lora, N: N, inF: C, outF: KD)
         if let qNorm = w.qNorm, let kNorm = w.kNorm {
             rmsNormForward(out: b.q, rstd: b.rstdQ, inp: b.qRaw, weight: qNorm, N: N * NH, C: HD, eps: eps)
             rmsNormForward(out: b.k, rstd: b.rstdK, inp: b.kRaw, weight: kNorm, N: N * NKV, C: HD, eps: eps)
@@ -103,45 +112,45 @@ struct DecoderBlock {
         _ w: LayerTensors, x: UnsafePointer<Float>, att: UnsafePointer<Float>, out: FloatPointer, projection: FloatPointer, N: Int
     ) {
         residualAdd(out: out, x: x, scratch: projection, N: N) { dst in
-            linearForward(out: dst, inp: att, weight: w.o, bias: w.oBias, N: N, inF: QD, outF: C)
+            project(out: dst, inp: att, weight: w.o, bias: w.oBias, w.lora?.o, w.lora, N: N, inF: QD, outF: C)
         }
     }
 
     /// Backward of `attentionOutputForward`: accumulates o's gradients and writes `dAtt` (the core's dOut).
     /// The residual's share of `dOut` is the caller's to pass on.
-    func attentionOutputBackward(_ w: LayerTensors, _ g: LayerTensors, att: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+    func attentionOutputBackward(_ w: LayerTensors, _ g: LayerGradients, att: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
                                  dAtt: FloatPointer, N: Int) {
-        linearBackward(dInp: dAtt, dWeight: g.o, dBias: g.oBias, dOut: dOut, inp: att, weight: w.o, N: N, inF: QD, outF: C,
-                       accumulateInput: false)
+        projectBackward(dInp: dAtt, dWeight: g.base?.o, dBias: g.base?.oBias, g.lora?.o, dOut: dOut, inp: att, weight: w.o,
+                        w.lora?.o, w.lora, N: N, inF: QD, outF: C, accumulateInput: false)
     }
 
     /// Backward of `attentionInputForward`, given the core's gradients in `s.dQ`, `s.dK`, `s.dV` (dQ, dK
     /// are overwritten). Accumulates the projections', norms' and ln1's gradients; `dX` must already hold the
     /// residual path's gradient, to which ln1's is added.
     func attentionInputBackward(
-        _ w: LayerTensors, _ g: LayerTensors, x: UnsafePointer<Float>, _ b: AttentionBuffers, _ s: BlockGradientScratch,
+        _ w: LayerTensors, _ g: LayerGradients, x: UnsafePointer<Float>, _ b: AttentionBuffers, _ s: BlockGradientScratch,
         dX: FloatPointer, N: Int, rotary r: RotaryPositions
     ) {
         ropeBackward(dx: s.dQ, positions: r.positions, cos: r.cos, sin: r.sin, N: N, H: NH, HD: HD)
         ropeBackward(dx: s.dK, positions: r.positions, cos: r.cos, sin: r.sin, N: N, H: NKV, HD: HD)
         var dQRaw = s.dQ, dKRaw = s.dK
-        if let qNorm = w.qNorm, let kNorm = w.kNorm, let gQNorm = g.qNorm, let gKNorm = g.kNorm {
+        if let qNorm = w.qNorm, let kNorm = w.kNorm {
             dQRaw = s.dQRaw
             dKRaw = s.dKRaw
             dQRaw.update(repeating: 0, count: N * QD)
             dKRaw.update(repeating: 0, count: N * KD)
-            rmsNormBackward(dInp: dQRaw, dWeight: gQNorm, dOut: s.dQ, inp: b.qRaw, weight: qNorm, rstd: b.rstdQ,
+            rmsNormBackward(dInp: dQRaw, dWeight: g.base?.qNorm, dOut: s.dQ, inp: b.qRaw, weight: qNorm, rstd: b.rstdQ,
                             N: N * NH, C: HD, scratch: s.norm)
-            rmsNormBackward(dInp: dKRaw, dWeight: gKNorm, dOut: s.dK, inp: b.kRaw, weight: kNorm, rstd: b.rstdK,
+            rmsNormBackward(dInp: dKRaw, dWeight: g.base?.kNorm, dOut: s.dK, inp: b.kRaw, weight: kNorm, rstd: b.rstdK,
                             N: N * NKV, C: HD, scratch: s.norm)
         }
-        linearBackward(dInp: s.dLn, dWeight: g.q, dBias: g.qBias, dOut: dQRaw, inp: b.ln, weight: w.q,
-                       N: N, inF: C, outF: QD, accumulateInput: false)
-        linearBackward(dInp: s.dLn, dWeight: g.k, dBias: g.kBias, dOut: dKRaw, inp: b.ln, weight: w.k,
-                       N: N, inF: C, outF: KD, accumulateInput: true)
-        linearBackward(dInp: s.dLn, dWeight: g.v, dBias: g.vBias, dOut: s.dV, inp: b.ln, weight: w.v,
-                       N: N, inF: C, outF: KD, accumulateInput: true)
-        rmsNormBackward(dInp: dX, dWeight: g.inputNorm, dOut: s.dLn, inp: x, weight: w.inputNorm, rstd: b.rstd,
+        projectBackward(dInp: s.dLn, dWeight: g.base?.q, dBias: g.base?.qBias, g.lora?.q, dOut: dQRaw, inp: b.ln, weight: w.q,
+                        w.lora?.q, w.lora, N: N, inF: C, outF: QD, accumulateInput: false)
+        projectBackward(dInp: s.dLn, dWeight: g.base?.k, dBias: g.base?.kBias, g.lora?.k, dOut: dKRaw, inp: b.ln, weight: w.k,
+                        w.lora?.k, w.lora, N: N, inF: C, outF: KD, accumulateInput: true)
+        projectBackward(dInp: s.dLn, dWeight: g.base?.v, dBias: g.base?.vBias, g.lora?.v, dOut: s.dV, inp: b.ln, weight: w.v,
+                        w.lora?.v, w.lora, N: N, inF: C, outF: KD, accumulateInput: true)
+        rmsNormBackward(dInp: dX, dWeight: g.base?.inputNorm, dOut: s.dLn, inp: x, weight: w.inputNorm, rstd: b.rstd,
                         N: N, C: C, scratch: s.norm)
     }
 
@@ -152,45 +161,68 @@ struct DecoderBlock {
     func mlpForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, out: FloatPointer, N: Int) {
         mlpHiddenForward(w, x: x, m, N: N)
         residualAdd(out: out, x: x, scratch: m.ln, N: N) { dst in
-            linearForward(out: dst, inp: m.h, weight: w.down, bias: w.downBias, N: N, inF: F, outF: C)
+            project(out: dst, inp: m.h, weight: w.down, bias: w.downBias, w.lora?.down, w.lora, N: N, inF: F, outF: C)
         }
     }
 
     /// The MLP up to its hidden layer: ln2, gate, up and h, what `mlpBackward` reads.
     func mlpHiddenForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, N: Int) {
         rmsNormForward(out: m.ln, rstd: m.rstd, inp: x, weight: w.postNorm, N: N, C: C, eps: eps)
-        linearForward(out: m.gate, inp: m.ln, weight: w.gate, bias: w.gateBias, N: N, inF: C, outF: F)
-        linearForward(out: m.up, inp: m.ln, weight: w.up, bias: w.upBias, N: N, inF: C, outF: F)
+        project(out: m.gate, inp: m.ln, weight: w.gate, bias: w.gateBias, w.lora?.gate, w.lora, N: N, inF: C, outF: F)
+        project(out: m.up, inp: m.ln, weight: w.up, bias: w.upBias, w.lora?.up, w.lora, N: N, inF: C, outF: F)
         swigluForward(h: m.h, gate: m.gate, up: m.up, count: N * F)
     }
 
     /// Backward of `mlpForward`: accumulates the MLP's parameter gradients and writes `dX = dOut + (the
     /// gradient through ln2)`.
     func mlpBackward(
-        _ w: LayerTensors, _ g: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, _ s: BlockGradientScratch,
+        _ w: LayerTensors, _ g: LayerGradients, x: UnsafePointer<Float>, _ m: MLPBuffers, _ s: BlockGradientScratch,
         dOut: UnsafePointer<Float>, dX: FloatPointer, N: Int
     ) {
-        linearBackward(dInp: s.dH, dWeight: g.down, dBias: g.downBias, dOut: dOut, inp: m.h, weight: w.down,
-                       N: N, inF: F, outF: C, accumulateInput: false)
+        projectBackward(dInp: s.dH, dWeight: g.base?.down, dBias: g.base?.downBias, g.lora?.down, dOut: dOut, inp: m.h,
+                        weight: w.down, w.lora?.down, w.lora, N: N, inF: F, outF: C, accumulateInput: false)
         swigluBackward(dGate: s.dGate, dUp: s.dUp, dH: s.dH, gate: m.gate, up: m.up, count: N * F)
-        linearBackward(dInp: s.dLn, dWeight: g.gate, dBias: g.gateBias, dOut: s.dGate, inp: m.ln, weight: w.gate,
-                       N: N, inF: C, outF: F, accumulateInput: false)
-        linearBackward(dInp: s.dLn, dWeight: g.up, dBias: g.upBias, dOut: s.dUp, inp: m.ln, weight: w.up,
-                       N: N, inF: C, outF: F, accumulateInput: true)
+        projectBackward(dInp: s.dLn, dWeight: g.base?.gate, dBias: g.base?.gateBias, g.lora?.gate, dOut: s.dGate, inp: m.ln,
+                        weight: w.gate, w.lora?.gate, w.lora, N: N, inF: C, outF: F, accumulateInput: false)
+        projectBackward(dInp: s.dLn, dWeight: g.base?.up, dBias: g.base?.upBias, g.lora?.up, dOut: s.dUp, inp: m.ln,
+                        weight: w.up, w.lora?.up, w.lora, N: N, inF: C, outF: F, accumulateInput: true)
         dX.update(from: dOut, count: N * C)
-        rmsNormBackward(dInp: dX, dWeight: g.postNorm, dOut: s.dLn, inp: x, weight: w.postNorm, rstd: m.rstd,
+        rmsNormBackward(dInp: dX, dWeight: g.base?.postNorm, dOut: s.dLn, inp: x, weight: w.postNorm, rstd: m.rstd,
                         N: N, C: C, scratch: s.norm)
+    }
+
+    // MARK: Linear layers with their adapters
+
+    /// A linear layer's forward, plus its adapter's term when it has one.
+    private func project(out: FloatPointer, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                         _ lora: LoRAFactors?, _ adapters: LayerAdapters?, N: Int, inF: Int, outF: Int) {
+        linearForward(out: out, inp: inp, weight: weight, bias: bias, N: N, inF: inF, outF: outF)
+        if let lora, let adapters { loraForward(out: out, inp: inp, lora, u: adapters.scratch, N: N, inF: inF, outF: outF) }
+    }
+
+    /// A linear layer's backward: the input gradient through the base and the adapter; the base's weight and
+    /// bias gradients when they are trained; the adapter's when it has one.
+    private func projectBackward(
+        dInp: FloatPointer, dWeight: FloatPointer?, dBias: FloatPointer?, _ dLoRA: LoRAFactors?, dOut: UnsafePointer<Float>,
+        inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, _ lora: LoRAFactors?, _ adapters: LayerAdapters?,
+        N: Int, inF: Int, outF: Int, accumulateInput: Bool
+    ) {
+        linearBackward(dInp: dInp, dWeight: dWeight, dBias: dBias, dOut: dOut, inp: inp, weight: weight, N: N, inF: inF,
+                       outF: outF, accumulateInput: accumulateInput)
+        if let lora, let dLoRA, let adapters {
+            loraBackward(dInp: dInp, grad: dLoRA, dOut: dOut, inp: inp, lora, scratch: adapters.scratch, N: N, inF: inF, outF: outF)
+        }
     }
 
     /// `out = x + f`, where `project` writes f: straight into `out` when it is a separate buffer, else into
     /// `scratch` first. Either way the sum is one addition per element, `f + x`, so both forms round alike.
     private func residualAdd(out: FloatPointer, x: UnsafePointer<Float>, scratch: FloatPointer, N: Int,
-                             _ project: (FloatPointer) -> Void) {
+                             _ write: (FloatPointer) -> Void) {
         if UnsafePointer(out) == x {
-            project(scratch)
+            write(scratch)
             addInPlace(out, scratch, count: N * C)
         } else {
-            project(out)
+            write(out)
             addInPlace(out, x, count: N * C)
         }
     }

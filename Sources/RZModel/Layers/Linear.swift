@@ -11,16 +11,18 @@ func linearForward(
     if let bias { addRowVector(out, bias, rows: N, cols: outF) }
 }
 
-/// Accumulates `dWeight += dOutᵀ inp` (and `dBias += Σ_rows dOut`); `dInp` gets `dOut W`, added to what it
-/// holds when `accumulateInput` is true, else overwriting it.
+/// Accumulates `dWeight += dOutᵀ inp` (and `dBias += Σ_rows dOut`) unless they are nil (a frozen layer);
+/// `dInp` gets `dOut W`, added to what it holds when `accumulateInput` is true, else overwriting it.
 func linearBackward(
-    dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>? = nil,
+    dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>? = nil,
     dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, inF: Int, outF: Int,
     accumulateInput: Bool
 ) {
     gemm(.none, .none, M: N, N: inF, K: outF, A: dOut, lda: outF, B: weight, ldb: inF,
          beta: accumulateInput ? 1 : 0, C: dInp, ldc: inF)
-    gemm(.transposed, .none, M: outF, N: inF, K: N, A: dOut, lda: outF, B: inp, ldb: inF,
-         beta: 1, C: dWeight, ldc: inF)
+    if let dWeight {
+        gemm(.transposed, .none, M: outF, N: inF, K: N, A: dOut, lda: outF, B: inp, ldb: inF,
+             beta: 1, C: dWeight, ldc: inF)
+    }
     if let dBias { addColumnSums(dBias, dOut, rows: N, cols: outF) }
 }
