@@ -35,10 +35,15 @@ final class Engine {
     /// The memory parts and the last step's plan.
     private(set) var memory: MemoryPlan
 
+    /// The folder the (frozen, under LoRA) base weights came from: what adapter checkpoints and snapshots name.
+    let baseModelDir: String?
+
     init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, companionFiles: [String] = [],
-         memoryLimitBytes: Int? = nil, logger: Logger) {
+         memoryLimitBytes: Int? = nil, baseModelDir: String? = nil, logger: Logger) {
         self.trainer = trainer
-        memory = MemoryPlan(config: trainer.model.config, parameterCount: trainer.model.parameterCount, limitBytes: memoryLimitBytes)
+        memory = Self.memoryPlan(trainer, limitBytes: memoryLimitBytes)
+        self.baseModelDir = baseModelDir
+        referenceVersion = trainer.referenceIsBase ? 0 : nil
         self.companionFiles = companionFiles
         self.batcher = ContinuousBatcher(model: trainer.model)
         self.tokenizer = tokenizer
@@ -48,10 +53,29 @@ final class Engine {
 
     var model: DecoderModel { trainer.model }
 
+    static func memoryPlan(_ trainer: PolicyTrainer, limitBytes: Int?) -> MemoryPlan {
+        MemoryPlan(config: trainer.model.config, parameterCount: trainer.model.parameterCount, trainableCount: trainer.model.trainableCount,
+                   referenceIsBase: trainer.referenceIsBase, limitBytes: limitBytes)
+    }
+
+    /// Takes `new` as the trainer (a checkpoint load, adapters adopted): the batcher, the memory parts and
+    /// the reference's version follow it.
+    func adoptTrainer(_ new: PolicyTrainer) {
+        replaceTrainer(new)
+        referenceVersion = new.referenceIsBase ? 0 : nil
+    }
+
+    private func replaceTrainer(_ new: PolicyTrainer) {
+        trainer = new
+        batcher = ContinuousBatcher(model: new.model)
+        memory = Self.memoryPlan(new, limitBytes: memory.limitBytes)
+    }
+
     func info(role: Role) -> ModelInfo {
         ModelInfo(role: role, config: model.config, modelVersion: modelVersion, instanceId: instanceId, parameterCount: model.parameterCount,
                   referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil,
-                  eosTokenIds: eosTokenIds, trainerSettings: trainer.settings, memory: memory)
+                  eosTokenIds: eosTokenIds, trainerSettings: trainer.settings, memory: memory,
+                  lora: model.adapters.map { ($0.config, $0.layout.count) })
     }
 
     /// End-of-turn and end-of-text ids from the tokenizer, else the config's eos_token_id.
@@ -119,15 +143,12 @@ final class Engine {
     // MARK: Scoring
 
     func logprobs(_ items: [LogprobsItem], model which: ScoringModel, limits: HostLimits) throws -> LogprobsResult {
-        let scorer: DecoderModel
-        switch which {
-        case .policy: scorer = model
-        case .reference:
-            guard let ref = trainer.reference else {
-                throw HostError.noReference("no reference model yet: POST /v1/reference/reset first")
-            }
-            scorer = ref
+        if which == .reference && !trainer.hasReference {
+            throw HostError.noReference("no reference model yet: POST /v1/reference/reset first")
         }
+        let trainer = self.trainer
+        let score: ([[Int32]]) throws -> [[Float]] = which == .policy
+            ? { try trainer.model.forward($0).logprobs } : { try trainer.referenceForward($0).logprobs }
         var out: [(promptTokenIds: [Int32], responseTokenIds: [Int32], logprobs: [Float])] = []
         var sequences: [[Int32]] = []
         for item in items {
@@ -155,11 +176,12 @@ final class Engine {
                     tokens += sequences[end].count
                     end += 1
                 }
-                let lp = try scorer.forward(Array(sequences[start..<end])).logprobs
+                let lp = try score(Array(sequences[start..<end]))
                 for i in start..<end { out[i].logprobs = Array(lp[i - start][(out[i].promptTokenIds.count - 1)...]) }
                 start = end
             }
-            scorer.releaseActivations()
+            trainer.model.releaseActivations()
+            trainer.reference?.releaseActivations()
         } catch { throw Self.clientError(error) }
         return LogprobsResult(modelVersion: which == .policy ? modelVersion : (referenceVersion ?? 0), items: out)
     }
@@ -211,10 +233,11 @@ final class Engine {
         }
     }
 
+    /// Freezes the current weights as the reference; under LoRA the reference is the base, always version 0.
     func resetReference() throws -> Int {
         try trainer.resetReference()
-        referenceVersion = modelVersion
-        return modelVersion
+        if !trainer.referenceIsBase { referenceVersion = modelVersion }
+        return referenceVersion ?? modelVersion
     }
 
     // MARK: Checkpoints
@@ -225,7 +248,7 @@ final class Engine {
         }
         try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
                                    metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""],
-                                   companionFiles: companionFiles)
+                                   companionFiles: companionFiles, baseModel: baseModelDir)
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
     }
 
@@ -242,15 +265,21 @@ final class Engine {
         guard FileManager.default.fileExists(atPath: dir + "/" + TrainerCheckpoint.stateName) else {
             throw HostError.notFound("no checkpoint named \(name)")
         }
+        // Adapters over this very base (frozen since it was loaded) replace ours without reading the base again.
+        var reuseBase = false
+        if model.adapters != nil, TrainerCheckpoint.isAdapterCheckpoint(dir), let baseModelDir,
+            let named = try? ModelFolder.adapterBasePath(dir), named == baseModelDir
+        {
+            reuseBase = true
+        }
         let loaded: PolicyTrainer
-        do { loaded = try TrainerCheckpoint.load(from: dir) } catch { throw Self.clientError(error) }
+        do { loaded = try TrainerCheckpoint.load(from: dir, base: reuseBase ? model : nil) } catch { throw Self.clientError(error) }
         guard loaded.model.config == model.config else {
             throw HostError.invalidRequest("checkpoint \(name) is for a different model architecture")
         }
-        trainer = loaded
-        batcher = ContinuousBatcher(model: loaded.model)
+        replaceTrainer(loaded)
         modelVersion += 1
-        referenceVersion = loaded.reference == nil ? nil : modelVersion
+        referenceVersion = loaded.referenceIsBase ? 0 : loaded.reference == nil ? nil : modelVersion
         // Remembered steps were applied to the weights just replaced: a step retried now must be applied anew.
         recentSteps.removeAll()
         recentStepOrder.removeAll()

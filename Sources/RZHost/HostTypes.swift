@@ -136,6 +136,8 @@ public struct ModelInfo: Sendable {
     public var trainerSettings: TrainerSettings
     /// What memory goes to, by part, and the last step's plan.
     public var memory: MemoryPlan
+    /// The adapters' settings and size when the service trains LoRA adapters.
+    public var lora: (config: LoRAConfig, parameterCount: Int)? = nil
 }
 
 /// Which weights score a logprobs request.

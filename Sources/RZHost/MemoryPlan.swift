@@ -18,6 +18,8 @@ public struct MemoryPlan: Sendable, Equatable {
     public var gradientsBytes: Int
     public var optimizerBytes: Int
     public var referenceBytes: Int
+    /// Under LoRA the reference is the policy's own base: no copy, and its forward reuses the policy's buffers.
+    public var referenceIsBase: Bool
     /// Keys and values of one cached token over all layers (the sampler's cost per token in flight).
     public var kvCacheBytesPerToken: Int
     /// The last training step's plan.
@@ -32,14 +34,18 @@ public struct MemoryPlan: Sendable, Equatable {
         public var peakBytes: Int
     }
 
-    /// The parts of a model of `config`, before any step.
-    public init(config: DecoderConfig, parameterCount: Int, limitBytes: Int?) {
+    /// The parts of a model of `config`, before any step. Gradients and AdamW state are per trainable
+    /// parameter (`trainableCount`: all of them, or the adapters' under LoRA); the weights count the adapters too.
+    public init(config: DecoderConfig, parameterCount: Int, trainableCount: Int? = nil, referenceIsBase: Bool = false,
+                limitBytes: Int?) {
         let P = parameterCount * MemoryLayout<Float>.stride
+        let T = (trainableCount ?? parameterCount) * MemoryLayout<Float>.stride
         self.limitBytes = limitBytes
-        weightsBytes = P
-        gradientsBytes = P
-        optimizerBytes = 2 * P
-        referenceBytes = P
+        weightsBytes = referenceIsBase ? P + T : P
+        gradientsBytes = T
+        optimizerBytes = 2 * T
+        self.referenceIsBase = referenceIsBase
+        referenceBytes = referenceIsBase ? 0 : P
         kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * MemoryLayout<Float>.stride
     }
 
@@ -60,7 +66,7 @@ public struct MemoryPlan: Sendable, Equatable {
             for r in PolicyTrainer.microBatches(lengths, maxTokens: tokens) {
                 let chunk = Array(lengths[r])
                 var floats = model.workingFloats(lengths: chunk, recompute: recompute)
-                if withReference { floats += model.workingFloats(lengths: chunk, recompute: recompute, backward: false) }
+                if withReference && !referenceIsBase { floats += model.workingFloats(lengths: chunk, recompute: recompute, backward: false) }
                 working = max(working, floats * MemoryLayout<Float>.stride)
             }
             return StepPlan(microBatchTokens: tokens, recomputeActivations: recompute, workingBytes: working, peakBytes: fixed + working)
@@ -93,7 +99,7 @@ public struct MemoryPlan: Sendable, Equatable {
         throw HostError.insufficientMemory(
             "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "
                 + "weights \(gb(weightsBytes)), gradients \(gb(gradientsBytes)), AdamW \(gb(optimizerBytes))"
-                + (withReference ? ", reference \(gb(referenceBytes))" : "")
+                + (withReference && !referenceIsBase ? ", reference \(gb(referenceBytes))" : "")
                 + ", activations \(gb(least.workingBytes)) (\(least.microBatchTokens)-token passes, recomputed); the memory limit is \(gb(limit))")
     }
 

@@ -17,12 +17,28 @@ public final class ModelHost: Sendable {
     private let queue: JobQueue
     private let snapshot: Snapshot
 
-    /// Loads `modelDir` (HF folder, with `tokenizer.json` if text prompts are wanted) and starts the worker.
+    /// Loads `modelDir` (HF folder, with `tokenizer.json` if text prompts are wanted; or a PEFT adapter folder
+    /// over a local base) and starts the worker. With `lora`, fresh adapters (PEFT's init, `loraSeed`) go on the
+    /// model and training trains only them.
     public init(modelDir: String, role: Role, checkpointsDir: String, limits: HostLimits = HostLimits(),
-                settings: TrainerSettings = TrainerSettings(), logger: Logger) throws {
+                settings: TrainerSettings = TrainerSettings(), lora: LoRAConfig? = nil, loraSeed: UInt64 = 0,
+                logger: Logger) throws {
         let model = try ModelFolder.load(modelDir)
-        let tokenizerPath = modelDir + "/tokenizer.json"
-        let tokenizer: Tokenizer? = FileManager.default.fileExists(atPath: tokenizerPath) ? try Tokenizer(contentsOfFile: tokenizerPath) : nil
+        let isAdapterFolder = model.adapters != nil
+        let baseDir = isAdapterFolder ? try ModelFolder.adapterBasePath(modelDir) : ModelFolder.absolutePath(modelDir)
+        if let lora {
+            guard !isAdapterFolder else {
+                throw HostError.invalidRequest("\(modelDir) is an adapter folder already: leave out the LoRA settings to train it further")
+            }
+            let adapters = try LoRAAdapters(config: lora, model: model.config)
+            adapters.initialize(seed: loraSeed)
+            try model.attachAdapters(adapters)
+        }
+        // The tokenizer and companions: the folder's own, else (an adapter folder) its base's.
+        func companion(_ name: String) -> String? {
+            [modelDir, baseDir].map { $0 + "/" + name }.first { FileManager.default.fileExists(atPath: $0) }
+        }
+        let tokenizer: Tokenizer? = try companion("tokenizer.json").map { try Tokenizer(contentsOfFile: $0) }
         if let tokenizer, tokenizer.vocabularySize > model.config.vocabSize {
             throw HostError.invalidRequest("tokenizer.json has \(tokenizer.vocabularySize) tokens, the model only \(model.config.vocabSize)")
         }
@@ -30,10 +46,10 @@ public final class ModelHost: Sendable {
         self.role = role
         self.limits = limits
         let companions = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
-            .map { modelDir + "/" + $0 }.filter { FileManager.default.fileExists(atPath: $0) }
+            .compactMap(companion)
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
                             checkpointsDir: checkpointsDir, companionFiles: companions,
-                            memoryLimitBytes: limits.memoryLimitBytes, logger: logger)
+                            memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir, logger: logger)
         let snapshot = Snapshot(engine.info(role: role))
         let queue = JobQueue()
         self.queue = queue

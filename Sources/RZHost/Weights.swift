@@ -1,6 +1,7 @@
 import CCrypto
 import Foundation
 import RZModel
+import RZTraining
 
 /// The weights of one model version as the bytes of a safetensors file, with their SHA-256: what a
 /// trainer serves to its replicas and what a replica checks before adopting them. A service keeps the
@@ -89,8 +90,16 @@ extension Engine {
         if let cached = weightsCache, cached.version == version { return cached }
         let dir = try stagingDirectory("weights")
         do {
-            try ModelFolder.save(model, to: dir)
-            let file = dir + "/" + ModelFolder.weightsName
+            // Under LoRA only the adapters move: they are the snapshot (megabytes), the base stays where it is.
+            let file: String
+            if let adapters = model.adapters {
+                try AdapterFolder.save(adapters, to: dir, baseModel: baseModelDir,
+                                       metadata: [Self.loraMetadataKey: String(decoding: try JSONEncoder().encode(adapters.config), as: UTF8.self)])
+                file = dir + "/" + AdapterFolder.weightsName
+            } else {
+                try ModelFolder.save(model, to: dir)
+                file = dir + "/" + ModelFolder.weightsName
+            }
             let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
             let snapshot = WeightsSnapshot(version: version, file: file, byteCount: size, sha256: try SHA256Digest.hex(file: file))
             replaceWeightsCache(with: snapshot)
@@ -101,10 +110,14 @@ extension Engine {
         }
     }
 
+    /// Safetensors metadata key of an adapter snapshot: its `LoRAConfig` as JSON.
+    static let loraMetadataKey = "rzero_lora"
+
     /// Replaces the weights with `weights` (a safetensors file for this architecture) and takes its
     /// version as the model version; returns false when these exact weights are already in place.
     /// All-or-nothing: the file is read into a scratch model and checked first. The adopted bytes become
-    /// the served snapshot, so they are never serialised again.
+    /// the served snapshot, so they are never serialised again. An adapter snapshot (a trainer under LoRA)
+    /// replaces the adapters only; the base is assumed to be the trainer's (the same model folder).
     func adoptWeights(_ weights: WeightsSnapshot) throws -> Bool {
         if let current = weightsCache, current.version == modelVersion, modelVersion == weights.version, current.sha256 == weights.sha256 {
             return false
@@ -116,11 +129,32 @@ extension Engine {
             case .memory(let data): try data.write(to: URL(fileURLWithPath: file))
             case .file(let source): try FileManager.default.copyItem(atPath: source, toPath: file)
             }
-            let scratch = try DecoderModel(config: model.config)
-            do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
-                throw HostError.invalidRequest("the weights do not fit this model: \(error)")
+            let header: SafetensorsFile
+            do { header = try SafetensorsFile(path: file) } catch { throw HostError.invalidRequest("the weights are not a safetensors file: \(error)") }
+            if let loraJSON = header.metadata[Self.loraMetadataKey] {
+                let adapters: LoRAAdapters
+                do {
+                    let config = try JSONDecoder().decode(LoRAConfig.self, from: Data(loraJSON.utf8))
+                    adapters = try LoRAAdapters(config: config, model: model.config)
+                    try AdapterFolder.read(header, into: adapters.parameters, layout: adapters.layout, prefix: "")
+                } catch {
+                    throw HostError.invalidRequest("the adapters do not fit this model: \(error)")
+                }
+                if model.adapters == nil && trainer.optimizer.step > 0 {
+                    throw HostError.invalidRequest("adapters cannot go on weights this service has trained itself")
+                }
+                try model.attachAdapters(adapters)
+                adoptTrainer(PolicyTrainer(model: model, settings: trainer.settings))
+            } else {
+                let scratch = try DecoderModel(config: model.config)
+                do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
+                    throw HostError.invalidRequest("the weights do not fit this model: \(error)")
+                }
+                if model.adapters != nil {
+                    throw HostError.invalidRequest("whole weights cannot replace this service's LoRA adapters (the trainer trains adapters)")
+                }
+                model.parameters.copy(from: scratch.parameters)
             }
-            model.parameters.copy(from: scratch.parameters)
         } catch {
             try? FileManager.default.removeItem(atPath: dir)
             throw error

@@ -306,7 +306,12 @@ package struct Handler: APIProtocol {
                 advantageEpsilon: t.loss.advantageEpsilon, learningRate: t.optimizer.learningRate, adamEpsilon: t.optimizer.epsilon,
                 weightDecay: t.optimizer.weightDecay, lrSchedule: schedule, maxGradNorm: t.maxGradNorm,
                 microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations),
-            memory: memoryPlan(i.memory)))))
+            memory: memoryPlan(i.memory),
+            lora: i.lora.map {
+                .init(rank: $0.config.rank, alpha: $0.config.alpha,
+                      targetModules: $0.config.targetModules.compactMap { .init(rawValue: $0.rawValue) },
+                      useRslora: $0.config.useRSLoRA, trainableParameterCount: Int64($0.parameterCount))
+            }))))
     }
 
     private func memoryPlan(_ m: MemoryPlan) -> Components.Schemas.MemoryPlan {

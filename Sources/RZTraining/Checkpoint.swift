@@ -3,10 +3,11 @@ import RZModel
 import RZTensor
 
 /// A trainer checkpoint is a folder: a Hugging Face model folder (`config.json`, `model.safetensors`, so
-/// transformers can load the weights as they are) plus
-///   optimizer.safetensors   AdamW moments `exp_avg.<param>` / `exp_avg_sq.<param>` in the parameter layout
-///   reference.safetensors   the frozen KL reference's weights, when there is one
-///   trainer_state.json      format, version, optimizer step count and the settings used
+/// transformers can load the weights as they are) or, under LoRA, a PEFT adapter folder (`adapter_config.json`,
+/// `adapter_model.safetensors`, naming its base in `base_model_name_or_path`; megabytes, not gigabytes) plus
+///   optimizer.safetensors   AdamW moments `exp_avg.<param>` / `exp_avg_sq.<param>` of what trains
+///   reference.safetensors   the frozen KL reference's weights, when there is one (never under LoRA)
+///   trainer_state.json      format, version, optimizer step count, the settings used, the LoRA settings
 /// The folder is written under a temporary name and renamed into place, so a reader sees the old
 /// checkpoint or the new one, never a mixture.
 public enum TrainerCheckpoint {
@@ -23,42 +24,58 @@ public enum TrainerCheckpoint {
         var hasReference: Bool
         var settings: TrainerSettings
         var metadata: [String: String]
+        /// Under LoRA: the adapters' settings and the base folder (absent in checkpoints of full fine-tuning).
+        var lora: LoRAConfig?
+        var baseModel: String?
     }
 
+    /// The tensors that train (the adapters', or every parameter's) as views of `buffer` under `prefix`.
+    static func trainableTensors(_ model: DecoderModel, _ buffer: FloatBuffer, prefix: String)
+        -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]
+    {
+        trainableSpecs(model).map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: buffer.base + $0.offset, count: $0.count)) }
+    }
+
+    static func trainableSpecs(_ model: DecoderModel) -> [TensorSpec] { model.adapters?.layout.tensors ?? model.layout.tensors }
+
     /// Writes the checkpoint folder atomically. `companionFiles` (paths; e.g. the model folder's tokenizer.json)
-    /// are copied in under their own names, so the checkpoint is a complete model folder.
+    /// are copied in under their own names, so the checkpoint is a complete model folder. `baseModel` is the
+    /// folder of the frozen base under LoRA (what the adapter folder names).
     public static func save(_ trainer: PolicyTrainer, to dir: String, metadata: [String: String] = [:],
-                            companionFiles: [String] = []) throws {
+                            companionFiles: [String] = [], baseModel: String? = nil) throws {
         let url = URL(fileURLWithPath: dir)
         let parent = url.deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         let suffix = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + suffix
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
+        if let adapters = trainer.model.adapters {
+            try AdapterFolder.save(adapters, to: tmp, baseModel: baseModel, metadata: metadata)
+        } else {
+            try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
+        }
         for file in companionFiles {
             let name = URL(fileURLWithPath: file).lastPathComponent
             do { try FileManager.default.copyItem(atPath: file, toPath: tmp + "/" + name) } catch {
                 throw ModelError.unreadable(path: file, reason: "cannot copy it into the checkpoint: \(error.localizedDescription)")
             }
         }
-        let layout = trainer.model.layout
-        func tensors(_ buffer: FloatBuffer, prefix: String) -> [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)] {
-            layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: buffer.base + $0.offset, count: $0.count)) }
-        }
+        let model = trainer.model
+        let specs = trainableSpecs(model)
         let moments: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]
         // Kept alive until the file is written when the moments do not exist yet (no step taken).
         let zeros: FloatBuffer?
         if trainer.optimizer.isAllocated {
             zeros = nil
-            moments = tensors(trainer.optimizer.m, prefix: "exp_avg.") + tensors(trainer.optimizer.v, prefix: "exp_avg_sq.")
+            moments = trainableTensors(model, trainer.optimizer.m, prefix: "exp_avg.")
+                + trainableTensors(model, trainer.optimizer.v, prefix: "exp_avg_sq.")
         } else {
             // The file keeps its format, but every tensor is written from one zero buffer of the largest
             // tensor's size instead of allocating both moments.
-            let z = FloatBuffer(count: layout.tensors.map(\.count).max() ?? 0)
+            let z = FloatBuffer(count: specs.map(\.count).max() ?? 0)
             zeros = z
             moments = ["exp_avg.", "exp_avg_sq."].flatMap { prefix in
-                layout.tensors.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: z.base, count: $0.count)) }
+                specs.map { (prefix + $0.name, $0.shape, UnsafeBufferPointer(start: z.base, count: $0.count)) }
             }
         }
         try withExtendedLifetime(zeros) {
@@ -66,10 +83,14 @@ public enum TrainerCheckpoint {
                                       metadata: ["format": "rzero-optimizer", "step": String(trainer.optimizer.step)])
         }
         if let ref = trainer.reference {
-            try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: tensors(ref.parameters, prefix: ""))
+            let base = ref.parameters.base
+            try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: ref.layout.tensors.map {
+                ($0.name, $0.shape, UnsafeBufferPointer(start: base + $0.offset, count: $0.count))
+            })
         }
         let state = State(format: format, version: version, step: trainer.optimizer.step, hasReference: trainer.reference != nil,
-                          settings: trainer.settings, metadata: metadata)
+                          settings: trainer.settings, metadata: metadata, lora: model.adapters?.config,
+                          baseModel: model.adapters == nil ? nil : baseModel)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: tmp + "/" + stateName)
@@ -88,6 +109,11 @@ public enum TrainerCheckpoint {
         if let old { try? fm.removeItem(atPath: old) }
     }
 
+    /// Whether the checkpoint holds LoRA adapters (over a base it names) rather than a whole model.
+    public static func isAdapterCheckpoint(_ dir: String) -> Bool {
+        AdapterFolder.isAdapterFolder(dir) && !FileManager.default.fileExists(atPath: dir + "/" + ModelFolder.configName)
+    }
+
     /// The step count and metadata of a checkpoint, without loading its tensors.
     public static func summary(of dir: String) throws -> (step: Int, metadata: [String: String]) {
         let statePath = dir + "/" + stateName
@@ -98,7 +124,10 @@ public enum TrainerCheckpoint {
     }
 
     /// Loads model, optimizer state, reference and settings; every tensor's name and shape is checked.
-    public static func load(from dir: String) throws -> PolicyTrainer {
+    /// For an adapter checkpoint, `base` (a model whose base weights are the checkpoint's base, i.e. frozen
+    /// since it was loaded from that folder) is reused instead of reading the base again: its adapters are
+    /// replaced, and only once everything read has been checked.
+    public static func load(from dir: String, base: DecoderModel? = nil) throws -> PolicyTrainer {
         let statePath = dir + "/" + stateName
         guard FileManager.default.fileExists(atPath: statePath) else { throw ModelError.fileNotFound(statePath) }
         let state: State
@@ -110,13 +139,37 @@ public enum TrainerCheckpoint {
         guard state.format == format, state.version == version else {
             throw ModelError.unsupported("\(statePath): format \(state.format) version \(state.version), expected \(format) \(version)")
         }
-        let model = try ModelFolder.load(dir)
-        let trainer = PolicyTrainer(model: model, settings: state.settings)
         let opt = try SafetensorsFile(path: dir + "/" + optimizerName)
         // Before the first step the moments are zero by definition: checked for shape, not allocated.
         let trained = state.step > 0
-        try read(opt, into: trained ? trainer.optimizer.m : nil, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
-        try read(opt, into: trained ? trainer.optimizer.v : nil, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
+        let model: DecoderModel
+        if isAdapterCheckpoint(dir) {
+            if let base {
+                let adapters = try AdapterFolder.load(dir, for: base.config)
+                for prefix in ["exp_avg.", "exp_avg_sq."] {
+                    do { try AdapterFolder.read(opt, into: nil, layout: adapters.layout, prefix: prefix) } catch {
+                        throw ModelError.invalidConfig("\(optimizerName) does not match the adapters: \(error)")
+                    }
+                }
+                try base.attachAdapters(adapters)
+                model = base
+            } else {
+                model = try ModelFolder.loadAdapted(dir)
+            }
+        } else {
+            model = try ModelFolder.load(dir)
+        }
+        let trainer = PolicyTrainer(model: model, settings: state.settings)
+        if let adapters = model.adapters {
+            for (prefix, buffer) in [("exp_avg.", trained ? trainer.optimizer.m : nil), ("exp_avg_sq.", trained ? trainer.optimizer.v : nil)] {
+                do { try AdapterFolder.read(opt, into: buffer, layout: adapters.layout, prefix: prefix) } catch {
+                    throw ModelError.invalidConfig("\(optimizerName) does not match the adapters: \(error)")
+                }
+            }
+        } else {
+            try read(opt, into: trained ? trainer.optimizer.m : nil, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
+            try read(opt, into: trained ? trainer.optimizer.v : nil, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
+        }
         trainer.optimizer.step = state.step
         if state.hasReference {
             let refFile = try SafetensorsFile(path: dir + "/" + referenceName)

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RZHost
+import RZModel
 import RZServer
 
 struct Serve: AsyncParsableCommand {
@@ -26,6 +27,16 @@ struct Serve: AsyncParsableCommand {
         discussion: "Default: what the cgroup or the free memory allows, less a tenth. Steps that do not fit run with "
             + "activation recomputation or smaller micro-batches, or are refused with 413 insufficient_memory."))
     var memoryLimit: String?
+    @Option(help: ArgumentHelp(
+        "Train LoRA adapters of this rank instead of all weights.",
+        discussion: "The base is frozen and is the KL reference; checkpoints are PEFT adapter folders; replicas receive "
+            + "only the adapters. To continue training saved adapters, pass their folder as --model instead."))
+    var loraRank: Int?
+    @Option(help: "LoRA alpha (default: twice the rank); the adapters' output is scaled by alpha / rank.") var loraAlpha: Double?
+    @Option(help: "Layers that get adapters: all-linear, or a comma-separated list of q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj.")
+    var loraTargets = "all-linear"
+    @Flag(help: "rsLoRA scaling: alpha / sqrt(rank).") var rslora = false
+    @Option(help: "Seed of the adapters' initialisation.") var loraSeed: UInt64 = 0
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -53,12 +64,22 @@ struct Serve: AsyncParsableCommand {
             }
             limits.memoryLimitBytes = bytes
         }
+        var lora: LoRAConfig? = nil
+        if let loraRank {
+            do {
+                let l = LoRAConfig(rank: loraRank, alpha: loraAlpha, targetModules: try LoRAConfig.parseModules(loraTargets), useRSLoRA: rslora)
+                try l.validate()
+                lora = l
+            } catch { throw failure("\(error)") }
+        } else if loraAlpha != nil || rslora || loraTargets != "all-linear" {
+            throw failure("--lora-alpha, --lora-targets and --rslora need --lora-rank")
+        }
         var logger = Logger(label: "rzero.\(role.rawValue)")
         logger.logLevel = .info
         let modelHost: ModelHost
         do {
             modelHost = try ModelHost(modelDir: config.modelDir, role: role, checkpointsDir: config.checkpointsDir, limits: limits,
-                                      logger: logger)
+                                      lora: lora, loraSeed: loraSeed, logger: logger)
         } catch {
             throw failure("cannot load the model: \(error)")
         }

@@ -41,17 +41,27 @@ public enum ModelFolder {
     /// The base model an adapter folder names (or `base`, when given) with the adapter attached. A relative
     /// `base_model_name_or_path` is taken relative to the adapter folder; a hub id cannot be resolved here.
     public static func loadAdapted(_ dir: String, base: String? = nil) throws -> DecoderModel {
-        let (_, named) = try AdapterFolder.loadConfig(dir)
-        guard var basePath = base ?? named else {
-            throw ModelError.invalidConfig("\(dir)/\(AdapterFolder.configName) names no base model (base_model_name_or_path)")
-        }
-        if !basePath.hasPrefix("/") { basePath = URL(fileURLWithPath: dir).appendingPathComponent(basePath).standardized.path }
+        let basePath = try base ?? adapterBasePath(dir)
         guard FileManager.default.fileExists(atPath: basePath + "/" + configName) else {
             throw ModelError.fileNotFound("the adapter's base model folder \(basePath) (a local folder with config.json is needed)")
         }
         let model = try load(basePath)
         try model.attachAdapters(try AdapterFolder.load(dir, for: model.config))
         return model
+    }
+
+    /// The base folder an adapter folder names, as an absolute path (relative ones are relative to the folder).
+    public static func adapterBasePath(_ dir: String) throws -> String {
+        guard let named = try AdapterFolder.loadConfig(dir).baseModel else {
+            throw ModelError.invalidConfig("\(dir)/\(AdapterFolder.configName) names no base model (base_model_name_or_path)")
+        }
+        return absolutePath(named, relativeTo: dir)
+    }
+
+    /// `path` made absolute (relative to `dir`) and standardised.
+    public static func absolutePath(_ path: String, relativeTo dir: String = FileManager.default.currentDirectoryPath) -> String {
+        let base = dir.hasPrefix("/") ? dir : FileManager.default.currentDirectoryPath + "/" + dir
+        return (path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: base).appendingPathComponent(path)).standardized.path
     }
 
     /// Tensor name → the file that holds it.

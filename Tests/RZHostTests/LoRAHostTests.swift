@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import Testing
+import RZHost
+import RZModel
+import RZTestSupport
+import RZTraining
+
+@Suite("A service training LoRA adapters: reference, checkpoints, replicas, memory")
+struct LoRAHostTests {
+    func loraHost(_ dir: String = Fixtures.path("engine/tied"), checkpoints: String? = nil) throws -> ModelHost {
+        try ModelHost(modelDir: dir, role: .solver, checkpointsDir: checkpoints ?? temporaryDirectory() + "/checkpoints",
+                      lora: LoRAConfig(rank: 4, alpha: 8), loraSeed: 1, logger: Logger(label: "rzero.test"))
+    }
+
+    static let samples = [GRPOSample(prompt: [1, 2], response: [3, 4], reward: 1, group: 0),
+                          GRPOSample(prompt: [1, 2], response: [5], reward: 0, group: 0)]
+    static var settings: TrainerSettings {
+        var s = TrainerSettings()
+        s.optimizer.learningRate = 1e-2
+        s.loss.klCoef = 0.1
+        return s
+    }
+
+    @Test("steps train the adapters; the base is the reference; an adapter checkpoint is small and restores the step")
+    func trainAndCheckpoint() async throws {
+        let host = try loraHost()
+        let info = host.info
+        let lora = try #require(info.lora)
+        #expect(lora.config.rank == 4 && lora.config.targetModules == LoRAModule.allCases && info.referenceVersion == 0)
+        #expect(info.memory.gradientsBytes == 4 * lora.parameterCount && info.memory.referenceBytes == 0)
+        let item = LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))
+        let base = try await makeHost().logprobs([item]).items[0].logprobs
+        // A fresh adapter is the identity: policy = reference = base.
+        #expect(try await host.logprobs([item]).items[0].logprobs == base)
+        #expect(try await host.logprobs([item], model: .reference).items[0].logprobs == base)
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        let second = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        #expect(second.metrics.kl > 0, "the adapters moved away from the base, which the KL term measures")
+        let trained = try await host.logprobs([item]).items[0].logprobs
+        #expect(trained != base)
+        #expect(try await host.logprobs([item], model: .reference).items[0].logprobs == base)
+        #expect(try await host.resetReference() == 0)
+
+        let saved = try await host.saveCheckpoint(name: "lora")
+        #expect(saved.step == 2)
+        let third = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        #expect(third.metrics.step == 3)
+        _ = try await host.loadCheckpoint(name: "lora")
+        #expect(try await host.logprobs([item]).items[0].logprobs == trained)
+        #expect(host.info.step == 2)
+        // The same next step as before the load (AdamW moments restored).
+        let again = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        #expect(again.metrics.loss == third.metrics.loss && again.metrics.gradNorm == third.metrics.gradNorm)
+        await host.shutdown()
+    }
+
+    @Test("the checkpoint folder is a PEFT adapter folder that loads over its base, with tokenizer and optimizer")
+    func checkpointFolder() async throws {
+        let checkpoints = temporaryDirectory() + "/checkpoints"
+        let host = try loraHost(checkpoints: checkpoints)
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        _ = try await host.saveCheckpoint(name: "c")
+        let dir = checkpoints + "/c"
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
+        #expect(files.isSuperset(of: [AdapterFolder.configName, AdapterFolder.weightsName, TrainerCheckpoint.optimizerName,
+                                      TrainerCheckpoint.stateName]))
+        #expect(!files.contains(ModelFolder.weightsName) && !files.contains(TrainerCheckpoint.referenceName))
+        let size = (try FileManager.default.attributesOfItem(atPath: dir + "/" + AdapterFolder.weightsName)[.size] as? NSNumber)?.intValue ?? 0
+        let model = try ModelFolder.load(dir)  // base via base_model_name_or_path
+        #expect(size < model.parameterCount, "adapters only: under a quarter of the fp32 weights")
+        #expect(ModelFolder.absolutePath(try ModelFolder.adapterBasePath(dir)) == ModelFolder.absolutePath(Fixtures.path("engine/tied")))
+        let item = LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))
+        let served = try await host.logprobs([item]).items[0].logprobs
+        let out = try model.forward([[1, 2, 3, 4]]).logprobs[0]
+        #expect(Array(out[1...]) == served)
+        // A service started on the checkpoint folder trains it further.
+        let resumed = try ModelHost(modelDir: dir, role: .solver, checkpointsDir: temporaryDirectory(), logger: Logger(label: "t"))
+        #expect(resumed.info.lora?.config.rank == 4)
+        #expect(try await resumed.logprobs([item]).items[0].logprobs == served)
+        #expect(throws: HostError.self) { _ = try loraHost(dir) }
+        await host.shutdown()
+        await resumed.shutdown()
+    }
+
+    @Test("weights sync ships only the adapters; a plain replica adopts them and scores like the trainer")
+    func replicas() async throws {
+        let host = try loraHost()
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        let snapshot = try await host.weights(version: 1)
+        let model = try ModelFolder.load(Fixtures.path("engine/tied"))
+        #expect(snapshot.byteCount < model.parameterCount, "adapters only")
+        let replica = try makeHost()
+        #expect(try await replica.adoptWeights(WeightsSnapshot(version: 1, data: try snapshot.bytes(), sha256: snapshot.sha256)))
+        #expect(replica.info.lora?.config == host.info.lora?.config && replica.info.modelVersion == 1)
+        let item = LogprobsItem(prompt: .tokenIds([7, 1, 2]), response: .tokenIds([3, 9]))
+        #expect(try await replica.logprobs([item]).items[0].logprobs == host.logprobs([item]).items[0].logprobs)
+        // Whole weights cannot replace adapters.
+        let full = try await makeHost().weights(version: 0)
+        await #expect(throws: HostError.self) {
+            _ = try await replica.adoptWeights(WeightsSnapshot(version: 5, data: try full.bytes(), sha256: full.sha256))
+        }
+        await host.shutdown()
+        await replica.shutdown()
+    }
+}
