@@ -3,6 +3,7 @@
 
     python3 scripts/grpo_step_memory.py --rzero .build/release/rzero --model /tmp/qwen3-0.6b-shape \
         --settings '{"micro_batch_tokens": 1024, "recompute_activations": true}'
+    python3 scripts/grpo_step_memory.py --rzero .build/release/rzero --model /tmp/qwen3-0.6b-shape --serve-args '--lora-rank 16'
 
 Starts a Solver service on the folder, reads its resident memory after loading, posts one GRPO step of
 --sequences samples (--prompt prompt tokens + --response response tokens each, random ids, groups of 4 with
@@ -47,13 +48,14 @@ def main():
     ap.add_argument("--port", type=int, default=8199)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit", help="passed to rzero serve (e.g. 14G, none)")
+    ap.add_argument("--serve-args", default="", help="more rzero serve arguments, e.g. '--lora-rank 16'")
     args = ap.parse_args()
 
     vocab = json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
     ckpt = tempfile.mkdtemp(prefix="rzero-grpo-mem-")
     proc = subprocess.Popen([args.rzero, "serve", "--role", "solver", "--model", args.model, "--checkpoints", ckpt,
                              "--port", str(args.port), "--threads", str(args.threads)]
-                            + (["--memory-limit", args.memory_limit] if args.memory_limit else []),
+                            + (["--memory-limit", args.memory_limit] if args.memory_limit else []) + args.serve_args.split(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -93,7 +95,7 @@ def main():
         print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
                           "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
                           "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
-                          "memory_limit": args.memory_limit, "plan": plan}))
+                          "memory_limit": args.memory_limit, "serve_args": args.serve_args, "plan": plan}))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -246,9 +246,10 @@ public final class DecoderModel {
         let N = lengths.reduce(0, +), scoreSize = lengths.reduce(0) { $0 + $1 * $1 }
         let rows = logitRows(tokens: N)
         let act = Activations(config: config, tokens: N, scoreSize: scoreSize, logitRows: rows, recompute: recompute, allocate: false)
-        guard backward else { return act.floats }
+        let adapterScratch = adapters.map { N * 2 * $0.config.rank } ?? 0
+        guard backward else { return act.floats + adapterScratch }
         let sc = BackwardScratch(config: config, tokens: N, maxLen: lengths.max() ?? 0, logitRows: min(rows, N), allocate: false)
-        return act.floats + sc.floats
+        return act.floats + sc.floats + adapterScratch
     }
 
     private func activationsFor(_ batch: PackedBatch) -> Activations {

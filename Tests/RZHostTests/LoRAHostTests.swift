@@ -36,6 +36,7 @@ struct LoRAHostTests {
         #expect(try await host.logprobs([item], model: .reference).items[0].logprobs == base)
         _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
         let second = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        #expect(host.info.memory.lastStep?.microBatchTokens == MemoryPlan.adapterPassTokens, "LoRA passes are held short")
         #expect(second.metrics.kl > 0, "the adapters moved away from the base, which the KL term measures")
         let trained = try await host.logprobs([item]).items[0].logprobs
         #expect(trained != base)
