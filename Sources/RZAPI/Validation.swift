@@ -141,6 +141,10 @@ extension Components.Schemas.SaveCheckpointRequest {
     package func validate() throws(APIError) { try CheckpointName.validate(name) }
 }
 
+extension Components.Schemas.ExportRequest {
+    package func validate() throws(APIError) { try CheckpointName.validate(name) }
+}
+
 /// Checkpoint names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`. A valid name is one path component that is not
 /// `.`/`..`, not hidden and has no separator, so `<checkpoint dir>/<name>` stays inside the directory.
 package enum CheckpointName {

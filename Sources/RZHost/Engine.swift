@@ -286,13 +286,45 @@ final class Engine {
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step, referenceVersion: referenceVersion)
     }
 
+    /// Deletes a checkpoint (renamed aside first, so a listing never sees half of it); returns the bytes freed.
+    func deleteCheckpoint(name: String) throws -> Int {
+        let dir = checkpointsDir + "/" + name
+        guard FileManager.default.fileExists(atPath: dir + "/" + TrainerCheckpoint.stateName) else {
+            throw HostError.notFound("no checkpoint named \(name)")
+        }
+        let size = AtomicFolder.size(dir)
+        let aside = checkpointsDir + "/.deleting-\(name)-\(UUID().uuidString)"
+        guard rename(dir, aside) == 0 else { throw HostError.unavailable("cannot delete checkpoint \(name): \(String(cString: strerror(errno)))") }
+        try? FileManager.default.removeItem(atPath: aside)
+        return size
+    }
+
+    /// Where exports go: beside the checkpoints, in a folder no checkpoint name can take.
+    var exportsDir: String { checkpointsDir + "/" + Self.exportsFolder }
+    static let exportsFolder = "exports"
+
+    /// Writes the current model (adapters merged) as a model folder for other tools.
+    func export(name: String, dtype: String?, overwrite: Bool) throws -> ExportInfo {
+        let dir = exportsDir + "/" + name
+        if !overwrite && FileManager.default.fileExists(atPath: dir) {
+            throw HostError.alreadyExists("an export named \(name) exists; send overwrite: true to replace it")
+        }
+        do {
+            try ModelExport.write(model, to: dir, dtype: dtype, companionFiles: companionFiles,
+                                  metadata: ["model_version": String(modelVersion)])
+        } catch { throw Self.clientError(error) }
+        let written = (try? ModelFolder.loadConfig(dir).dtype) ?? dtype ?? model.config.dtype
+        return ExportInfo(name: name, path: dir, dtype: written, modelVersion: modelVersion, sizeBytes: AtomicFolder.size(dir))
+    }
+
     func listCheckpoints() -> [CheckpointInfo] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsDir)) ?? []
         return names.filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
             let dir = checkpointsDir + "/" + name
             guard let s = try? TrainerCheckpoint.summary(of: dir) else { return nil }
             let created = (try? FileManager.default.attributesOfItem(atPath: dir + "/" + TrainerCheckpoint.stateName))?[.modificationDate] as? Date
-            return CheckpointInfo(name: name, modelVersion: s.metadata["model_version"].flatMap { Int($0) }, step: s.step, createdAt: created)
+            return CheckpointInfo(name: name, modelVersion: s.metadata["model_version"].flatMap { Int($0) }, step: s.step, createdAt: created,
+                                  sizeBytes: AtomicFolder.size(dir))
         }
     }
 }

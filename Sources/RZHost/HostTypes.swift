@@ -119,6 +119,17 @@ public struct CheckpointInfo: Sendable, Equatable {
     public var step: Int?
     public var createdAt: Date?
     public var referenceVersion: Int?
+    /// Bytes on disk, when listed.
+    public var sizeBytes: Int?
+}
+
+/// A model folder written for other tools (`POST /v1/exports`).
+public struct ExportInfo: Sendable, Equatable {
+    public var name: String
+    public var path: String
+    public var dtype: String
+    public var modelVersion: Int
+    public var sizeBytes: Int
 }
 
 public struct ModelInfo: Sendable {

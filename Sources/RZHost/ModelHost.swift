@@ -35,18 +35,14 @@ public final class ModelHost: Sendable {
             try model.attachAdapters(adapters)
         }
         // The tokenizer and companions: the folder's own, else (an adapter folder) its base's.
-        func companion(_ name: String) -> String? {
-            [modelDir, baseDir].map { $0 + "/" + name }.first { FileManager.default.fileExists(atPath: $0) }
-        }
-        let tokenizer: Tokenizer? = try companion("tokenizer.json").map { try Tokenizer(contentsOfFile: $0) }
+        let companions = ModelFolder.companionFiles(of: modelDir, fallback: baseDir)
+        let tokenizer: Tokenizer? = try companions.first { $0.hasSuffix("/tokenizer.json") }.map { try Tokenizer(contentsOfFile: $0) }
         if let tokenizer, tokenizer.vocabularySize > model.config.vocabSize {
             throw HostError.invalidRequest("tokenizer.json has \(tokenizer.vocabularySize) tokens, the model only \(model.config.vocabSize)")
         }
         try FileManager.default.createDirectory(atPath: checkpointsDir, withIntermediateDirectories: true)
         self.role = role
         self.limits = limits
-        let companions = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
-            .compactMap(companion)
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
                             checkpointsDir: checkpointsDir, companionFiles: companions,
                             memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir, logger: logger)
@@ -133,6 +129,21 @@ public final class ModelHost: Sendable {
         return try await run(mutating: true) { engine in try engine.load(name: name) }
     }
 
+    /// Deletes a checkpoint; returns the bytes freed.
+    public func deleteCheckpoint(name: String) async throws -> Int {
+        try Self.validateCheckpointName(name)
+        return try await run(mutating: false) { engine in try engine.deleteCheckpoint(name: name) }
+    }
+
+    /// Writes the current model as a folder other tools load (`<checkpoints>/exports/<name>`).
+    public func exportModel(name: String, dtype: String? = nil, overwrite: Bool = false) async throws -> ExportInfo {
+        try Self.validateCheckpointName(name)
+        if let dtype, ModelExport.dtypes[dtype] == nil {
+            throw HostError.invalidRequest("dtype must be one of \(ModelExport.dtypes.keys.sorted().joined(separator: ", "))")
+        }
+        return try await run(mutating: false) { engine in try engine.export(name: name, dtype: dtype, overwrite: overwrite) }
+    }
+
     /// The current weights as safetensors bytes with their SHA-256, if `version` is the current version.
     public func weights(version: Int) async throws -> WeightsSnapshot {
         try await run(mutating: false) { engine in try engine.weights(version: version) }
@@ -194,6 +205,7 @@ public final class ModelHost: Sendable {
         guard ok else {
             throw HostError.invalidRequest("checkpoint name must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (got \"\(name.prefix(64))\")")
         }
+        guard name != Engine.exportsFolder else { throw HostError.invalidRequest("\(name) is reserved for the exports folder") }
     }
 }
 

@@ -92,22 +92,8 @@ public final class DecoderModel {
     public func mergeAdapters() {
         guard let a = adapters else { return }
         for (l, row) in a.layout.layers.enumerated() {
-            let w = layout.layers[l].pointers(parameters.base)
             for (i, m) in LoRAModule.allCases.enumerated() {
-                guard let f = row[i] else { continue }
-                let target: FloatPointer
-                switch m {
-                case .q: target = w.q
-                case .k: target = w.k
-                case .v: target = w.v
-                case .o: target = w.o
-                case .gate: target = w.gate
-                case .up: target = w.up
-                case .down: target = w.down
-                }
-                // W (out, in) += s · B (out, r) · A (r, in)
-                gemm(.none, .none, M: f.outF, N: f.inF, K: a.config.rank, alpha: a.config.scale, A: a.parameters.base + f.b,
-                     lda: a.config.rank, B: a.parameters.base + f.a, ldb: f.inF, beta: 1, C: target, ldc: f.inF)
+                if let f = row[i] { a.merge(f, into: parameters.base + layout.layers[l].weight(m)) }
             }
         }
         adapters = nil

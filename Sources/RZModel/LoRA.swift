@@ -35,6 +35,21 @@ public enum LoRAModule: String, CaseIterable, Codable, Sendable {
     }
 }
 
+extension LayerOffsets {
+    /// Where `module`'s weight (out, in) sits in the parameter layout.
+    public func weight(_ module: LoRAModule) -> Int {
+        switch module {
+        case .q: return q
+        case .k: return k
+        case .v: return v
+        case .o: return o
+        case .gate: return gate
+        case .up: return up
+        case .down: return down
+        }
+    }
+}
+
 /// What the adapters are: rank, scaling and which layers they sit on (PEFT's `LoraConfig` subset that rzero
 /// trains: dropout 0, no bias, the same modules in every layer).
 public struct LoRAConfig: Codable, Sendable, Equatable {
@@ -191,11 +206,10 @@ public final class LoRAAdapters {
                              scratch: scratch(rows: rows))
     }
 
-    /// Multiply-adds a pass over `tokens` rows adds, for the plan and benchmarks (forward only).
-    public func forwardMultiplyAdds(tokens: Int) -> Int {
-        layout.layers.reduce(0) { sum, row in
-            sum + row.reduce(0) { $0 + ($1.map { tokens * config.rank * ($0.inF + $0.outF) } ?? 0) }
-        }
+    /// `weight` (outF, inF) += s · B · A for the factors `f`: the adapter folded into its layer's weight.
+    func merge(_ f: AdapterLayout.Factors, into weight: FloatPointer) {
+        gemm(.none, .none, M: f.outF, N: f.inF, K: config.rank, alpha: config.scale, A: parameters.base + f.b, lda: config.rank,
+             B: parameters.base + f.a, ldb: f.inF, beta: 1, C: weight, ldc: f.inF)
     }
 }
 

@@ -202,7 +202,8 @@ package struct Handler: APIProtocol {
         try await measured(Operations.ListCheckpoints.id) {
             let list = try await host.listCheckpoints()
             return .ok(.init(body: .json(.init(checkpoints: list.map {
-                .init(name: $0.name, createdAt: $0.createdAt, modelVersion: $0.modelVersion.map(Int64.init), step: $0.step)
+                .init(name: $0.name, createdAt: $0.createdAt, modelVersion: $0.modelVersion.map(Int64.init), step: $0.step,
+                      sizeBytes: $0.sizeBytes.map(Int64.init))
             }))))
         }
     }
@@ -213,6 +214,23 @@ package struct Handler: APIProtocol {
         return try await measured(Operations.SaveCheckpoint.id) {
             let r = try await host.saveCheckpoint(name: body.name, overwrite: body.overwrite ?? APIDefaults.overwrite)
             return .created(.init(body: .json(.init(name: r.name, modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0))))
+        }
+    }
+
+    package func deleteCheckpoint(_ input: Operations.DeleteCheckpoint.Input) async throws -> Operations.DeleteCheckpoint.Output {
+        try await measured(Operations.DeleteCheckpoint.id) {
+            let freed = try await host.deleteCheckpoint(name: input.path.name)
+            return .ok(.init(body: .json(.init(name: input.path.name, freedBytes: Int64(freed)))))
+        }
+    }
+
+    package func exportModel(_ input: Operations.ExportModel.Input) async throws -> Operations.ExportModel.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.ExportModel.id) {
+            let r = try await host.exportModel(name: body.name, dtype: body.dtype?.rawValue, overwrite: body.overwrite ?? APIDefaults.overwrite)
+            return .created(.init(body: .json(.init(name: r.name, path: r.path, dtype: r.dtype, modelVersion: Int64(r.modelVersion),
+                                                    sizeBytes: Int64(r.sizeBytes)))))
         }
     }
 

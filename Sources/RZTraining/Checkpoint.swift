@@ -43,23 +43,24 @@ public enum TrainerCheckpoint {
     /// folder of the frozen base under LoRA (what the adapter folder names).
     public static func save(_ trainer: PolicyTrainer, to dir: String, metadata: [String: String] = [:],
                             companionFiles: [String] = [], baseModel: String? = nil) throws {
-        let url = URL(fileURLWithPath: dir)
-        let parent = url.deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        let suffix = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + suffix
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
-        if let adapters = trainer.model.adapters {
-            try AdapterFolder.save(adapters, to: tmp, baseModel: baseModel, metadata: metadata)
-        } else {
-            try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
-        }
-        for file in companionFiles {
-            let name = URL(fileURLWithPath: file).lastPathComponent
-            do { try FileManager.default.copyItem(atPath: file, toPath: tmp + "/" + name) } catch {
-                throw ModelError.unreadable(path: file, reason: "cannot copy it into the checkpoint: \(error.localizedDescription)")
+        try AtomicFolder.write(to: dir) { tmp in
+            if let adapters = trainer.model.adapters {
+                try AdapterFolder.save(adapters, to: tmp, baseModel: baseModel, metadata: metadata)
+            } else {
+                try ModelFolder.save(trainer.model, to: tmp, metadata: metadata)
             }
+            for file in companionFiles {
+                let name = URL(fileURLWithPath: file).lastPathComponent
+                do { try FileManager.default.copyItem(atPath: file, toPath: tmp + "/" + name) } catch {
+                    throw ModelError.unreadable(path: file, reason: "cannot copy it into the checkpoint: \(error.localizedDescription)")
+                }
+            }
+            try writeTrainerFiles(trainer, to: tmp, metadata: metadata, baseModel: baseModel)
         }
+    }
+
+    /// The optimizer state, the reference and trainer_state.json.
+    private static func writeTrainerFiles(_ trainer: PolicyTrainer, to tmp: String, metadata: [String: String], baseModel: String?) throws {
         let model = trainer.model
         let specs = trainableSpecs(model)
         let moments: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)]
@@ -94,19 +95,6 @@ public enum TrainerCheckpoint {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: tmp + "/" + stateName)
-        // Swap into place: rename the old folder aside, the new one in, then delete the old.
-        let fm = FileManager.default
-        var old: String? = nil
-        if fm.fileExists(atPath: dir) {
-            let aside = parent + "/." + url.lastPathComponent + ".old-" + suffix
-            guard rename(dir, aside) == 0 else { throw ModelError.unreadable(path: dir, reason: "cannot move the old checkpoint aside") }
-            old = aside
-        }
-        guard rename(tmp, dir) == 0 else {
-            if let old { _ = rename(old, dir) }
-            throw ModelError.unreadable(path: dir, reason: "cannot rename the new checkpoint into place")
-        }
-        if let old { try? fm.removeItem(atPath: old) }
     }
 
     /// Whether the checkpoint holds LoRA adapters (over a base it names) rather than a whole model.

@@ -7,7 +7,7 @@ struct RZero: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rzero",
         abstract: "R-Zero on the CPU: a Qwen3 decoder with exact backward, trained by self-play.",
-        subcommands: [Score.self, Tokenize.self, Generate.self, Serve.self, Grade.self, Pretrain.self, Eval.self, Coordinate.self, ReportCommand.self, Bench.self]
+        subcommands: [Score.self, Export.self, Tokenize.self, Generate.self, Serve.self, Grade.self, Pretrain.self, Eval.self, Coordinate.self, ReportCommand.self, Bench.self]
     )
 }
 

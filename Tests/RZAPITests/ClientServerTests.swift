@@ -66,6 +66,19 @@ struct ExampleAPI: APIProtocol {
         return .ok(.init(body: .json(try spec.example("POST /v1/checkpoints/{name}/load 200", as: S.CheckpointLoaded.self))))
     }
 
+    func deleteCheckpoint(_ input: Operations.DeleteCheckpoint.Input) async throws -> Operations.DeleteCheckpoint.Output {
+        try CheckpointName.validate(input.path.name)
+        guard input.path.name == "solver-iter1" else { throw APIError.notFound("no checkpoint named '\(input.path.name)'") }
+        return .ok(.init(body: .json(try spec.example("DELETE /v1/checkpoints/{name} 200", as: S.CheckpointDeleted.self))))
+    }
+
+    func exportModel(_ input: Operations.ExportModel.Input) async throws -> Operations.ExportModel.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        try body.validate()
+        recorder.record("exportModel", body)
+        return .created(.init(body: .json(try spec.example("POST /v1/exports 201", as: S.ExportResult.self))))
+    }
+
     func resetReference(_ input: Operations.ResetReference.Input) async throws -> Operations.ResetReference.Output {
         .ok(.init(body: .json(try spec.example("POST /v1/reference/reset 200", as: S.ReferenceReset.self))))
     }

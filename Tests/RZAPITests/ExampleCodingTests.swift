@@ -28,6 +28,9 @@ private let exampleTypes: [String: @Sendable (JSONValue) throws -> JSONValue] = 
         "POST /v1/checkpoints request": roundTrip(S.SaveCheckpointRequest.self),
         "POST /v1/checkpoints 201": roundTrip(S.CheckpointSaved.self),
         "POST /v1/checkpoints/{name}/load 200": roundTrip(S.CheckpointLoaded.self),
+        "DELETE /v1/checkpoints/{name} 200": roundTrip(S.CheckpointDeleted.self),
+        "POST /v1/exports request": roundTrip(S.ExportRequest.self),
+        "POST /v1/exports 201": roundTrip(S.ExportResult.self),
         "POST /v1/reference/reset 200": roundTrip(S.ReferenceReset.self),
         "GET /v1/model 200": roundTrip(S.ModelInfo.self),
         "GET /healthz 200": roundTrip(S.HealthStatus.self),
@@ -74,7 +77,7 @@ struct ExampleCodingTests {
                 }
             }
         }
-        #expect(operations == 14)
+        #expect(operations == 16)
     }
 
     @Test("every error code in the spec has a status, and the documented 4xx/5xx examples agree with it")

@@ -84,6 +84,34 @@ struct LoRAHostTests {
         await resumed.shutdown()
     }
 
+    @Test("exports are complete model folders; checkpoints are listed with their size and can be deleted")
+    func exportAndDelete() async throws {
+        let checkpoints = temporaryDirectory() + "/checkpoints"
+        let host = try loraHost(Fixtures.path("engine/llama_bf16"), checkpoints: checkpoints)
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        let export = try await host.exportModel(name: "final")
+        #expect(export.dtype == "bfloat16" && export.path == checkpoints + "/exports/final" && export.modelVersion == 1)
+        let exported = try ModelFolder.load(export.path)
+        #expect(exported.adapters == nil && exported.config.family == .llama)
+        await #expect(throws: HostError.self) { try await host.exportModel(name: "final") }
+        _ = try await host.exportModel(name: "final", dtype: "float32", overwrite: true)
+        let item = LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))
+        let served = try await host.logprobs([item]).items[0].logprobs
+        let f32 = try ModelFolder.load(export.path).forward([[1, 2, 3, 4]]).logprobs[0]
+        #expect(TestData.maxAbsError(Array(f32[1...]), served) < 1e-5)
+        await #expect(throws: HostError.self) { try await host.saveCheckpoint(name: "exports") }
+
+        _ = try await host.saveCheckpoint(name: "a")
+        let listed = try await host.listCheckpoints()
+        #expect(listed.map(\.name) == ["a"], "the exports folder is not a checkpoint")
+        let size = try #require(listed.first?.sizeBytes)
+        #expect(size > 0)
+        #expect(try await host.deleteCheckpoint(name: "a") == size)
+        #expect(try await host.listCheckpoints().isEmpty)
+        await #expect(throws: HostError.notFound("no checkpoint named a")) { try await host.deleteCheckpoint(name: "a") }
+        await host.shutdown()
+    }
+
     @Test("weights sync ships only the adapters; a plain replica adopts them and scores like the trainer")
     func replicas() async throws {
         let host = try loraHost()

@@ -152,6 +152,28 @@ struct LoRATests {
         #expect { _ = try ModelFolder.load(dir) } throws: { "\($0)".contains("lora_A.weight has shape [5") }
     }
 
+    @Test("an export merges the adapters without changing the model; float32 holds the merged bits, bfloat16 their rounding")
+    func export() throws {
+        let fx = try LoRAFixture("llama_some")
+        let model = try fx.model()
+        let before = try #require(model.adapters).parameters.toArray()
+        let dir = NSTemporaryDirectory() + "rzero-export-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try ModelExport.write(model, to: dir + "/f32", dtype: "float32")
+        try ModelExport.write(model, to: dir + "/source")  // the base fixture is stored in BF16
+        #expect(try #require(model.adapters).parameters.toArray() == before, "the model keeps its adapters")
+        let f32 = try ModelFolder.load(dir + "/f32")
+        let bf16 = try ModelFolder.load(dir + "/source")
+        #expect(f32.adapters == nil && f32.config.dtype == "float32" && bf16.config.dtype == "bfloat16")
+        #expect(FileManager.default.fileExists(atPath: dir + "/f32/generation_config.json"))
+        model.mergeAdapters()
+        let merged = model.parameters.toArray()
+        #expect(f32.parameters.toArray() == merged)
+        let rounded = merged.map { Float(bitPattern: (($0.bitPattern &+ 0x7FFF &+ (($0.bitPattern >> 16) & 1)) >> 16) << 16) }
+        #expect(bf16.parameters.toArray() == rounded)
+        #expect(throws: ModelError.self) { try ModelExport.write(model, to: dir + "/bad", dtype: "int8") }
+    }
+
     @Test("a GRPO step under LoRA trains only the adapters, with the frozen base as the KL reference")
     func grpoStep() throws {
         let fx = try LoRAFixture("qwen3_all")

@@ -56,3 +56,43 @@ public enum AtomicFile {
         }
     }
 }
+
+/// Writes a folder so that readers see the old folder or the complete new one: `body` fills a temporary
+/// folder next to `dir`, which is then swapped into place (the old one renamed aside, the new one renamed in,
+/// the old one deleted). A failure leaves `dir` as it was and removes the temporary folder.
+public enum AtomicFolder {
+    public static func write(to dir: String, _ body: (String) throws -> Void) throws {
+        let url = URL(fileURLWithPath: dir)
+        let parent = url.deletingLastPathComponent().path
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let suffix = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tmp = parent + "/." + url.lastPathComponent + ".tmp-" + suffix
+        defer { try? fm.removeItem(atPath: tmp) }
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try body(tmp)
+        var old: String? = nil
+        if fm.fileExists(atPath: dir) {
+            let aside = parent + "/." + url.lastPathComponent + ".old-" + suffix
+            guard rename(dir, aside) == 0 else { throw ModelError.unreadable(path: dir, reason: "cannot move the old folder aside") }
+            old = aside
+        }
+        guard rename(tmp, dir) == 0 else {
+            if let old { _ = rename(old, dir) }
+            throw ModelError.unreadable(path: dir, reason: "cannot rename the new folder into place")
+        }
+        if let old { try? fm.removeItem(atPath: old) }
+    }
+
+    /// Bytes of the regular files under `dir` (0 when it does not exist).
+    public static func size(_ dir: String) -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: dir) else { return 0 }
+        var total = 0
+        while let name = walker.nextObject() as? String {
+            if let attrs = try? FileManager.default.attributesOfItem(atPath: dir + "/" + name), attrs[.type] as? FileAttributeType == .typeRegular {
+                total += (attrs[.size] as? NSNumber)?.intValue ?? 0
+            }
+        }
+        return total
+    }
+}

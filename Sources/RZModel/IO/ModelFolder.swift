@@ -50,6 +50,16 @@ public enum ModelFolder {
         return model
     }
 
+    /// Files of a model folder that are not weights and belong with them (tokenizer, generation settings).
+    public static let companionNames = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
+
+    /// The companion files of `dir`, each taken from `dir` or else from `fallback` (an adapter folder's base).
+    public static func companionFiles(of dir: String, fallback: String? = nil) -> [String] {
+        companionNames.compactMap { name in
+            ([dir] + (fallback.map { [$0] } ?? [])).map { $0 + "/" + name }.first { FileManager.default.fileExists(atPath: $0) }
+        }
+    }
+
     /// The base folder an adapter folder names, as an absolute path (relative ones are relative to the folder).
     public static func adapterBasePath(_ dir: String) throws -> String {
         guard let named = try AdapterFolder.loadConfig(dir).baseModel else {

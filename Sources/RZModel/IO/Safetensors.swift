@@ -139,17 +139,28 @@ public struct SafetensorsFile: Sendable {
         path: String, tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
         metadata: [String: String] = [:]
     ) throws {
+        for t in tensors where t.shape.reduce(1, *) != t.values.count {
+            throw ModelError.shapeMismatch(name: t.name, expected: t.shape, found: [t.values.count])
+        }
+        try write(path: path, tensors: tensors.map { ($0.name, $0.shape) }, dtype: .f32, metadata: metadata) { tensors[$0].values }
+    }
+
+    /// Writes tensors in `dtype` (F32, BF16 rounded to nearest even as torch does, or F16), atomically.
+    /// `values(i)` gives tensor i's Float32 values when it is written (one tensor at a time, so a caller can
+    /// compute each into one scratch buffer).
+    public static func write(
+        path: String, tensors: [(name: String, shape: [Int])], dtype: DType, metadata: [String: String] = [:],
+        values: (Int) throws -> UnsafeBufferPointer<Float>
+    ) throws {
+        guard dtype != .f64 else { throw ModelError.unsupported("writing F64 safetensors") }
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
-        let sorted = tensors.sorted { $0.name < $1.name }
+        let order = tensors.indices.sorted { tensors[$0].name < tensors[$1].name }
         var offset = 0
-        for t in sorted {
-            let expected = t.shape.reduce(1, *)
-            guard expected == t.values.count else {
-                throw ModelError.shapeMismatch(name: t.name, expected: t.shape, found: [t.values.count])
-            }
-            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * expected]] as [String: Any]
-            offset += 4 * expected
+        for i in order {
+            let bytes = tensors[i].shape.reduce(1, *) * dtype.size
+            header[tensors[i].name] = ["dtype": dtype.rawValue, "shape": tensors[i].shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            offset += bytes
         }
         var headerData = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while headerData.count % 8 != 0 { headerData.append(0x20) }
@@ -157,7 +168,31 @@ public struct SafetensorsFile: Sendable {
         try AtomicFile.write(to: path) { w in
             try withUnsafeBytes(of: &length) { try w.write($0) }
             try w.write(headerData)
-            for t in sorted { try w.write(UnsafeRawBufferPointer(t.values)) }
+            var half = [UInt16](repeating: 0, count: dtype == .f32 ? 0 : 1 << 20)
+            for i in order {
+                let v = try values(i)
+                guard v.count == tensors[i].shape.reduce(1, *) else {
+                    throw ModelError.shapeMismatch(name: tensors[i].name, expected: tensors[i].shape, found: [v.count])
+                }
+                if dtype == .f32 {
+                    try w.write(UnsafeRawBufferPointer(v))
+                    continue
+                }
+                var start = 0
+                while start < v.count {
+                    let n = min(half.count, v.count - start)
+                    for j in 0..<n { half[j] = dtype == .bf16 ? Self.bfloat16Bits(v[start + j]) : Float16(v[start + j]).bitPattern }
+                    try half.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<(2 * n)])) }
+                    start += n
+                }
+            }
         }
+    }
+
+    /// The BF16 bits of `x`, rounded to nearest even (torch's `.to(torch.bfloat16)`); NaN stays NaN.
+    static func bfloat16Bits(_ x: Float) -> UInt16 {
+        if x.isNaN { return 0x7FC0 }
+        let bits = x.bitPattern
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 }
