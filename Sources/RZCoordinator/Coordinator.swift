@@ -95,6 +95,7 @@ public final class Coordinator {
     /// kill: it continues from the last committed unit.
     public func run(maxUnits: Int? = nil) async throws {
         status.update { $0.state = "running" }
+        publishDisk()
         logger.info("run", metadata: ["run": "\(state.runId)", "unit": "\(state.nextUnit)/\(plan.count)",
                                       "challenger": "\(services.challenger.url)", "solvers": "\(services.solvers.map(\.url))"])
         var unitSeconds: [String: [Double]] = [:]
@@ -130,6 +131,7 @@ public final class Coordinator {
             state.nextUnit += 1
             if state.nextUnit == plan.count { state.finishedAt = Date() }
             try directory.commit(state)
+            try await pruneCheckpoints()
             logger.info("unit done", metadata: ["unit": "\(unit)", "index": "\(state.nextUnit)/\(plan.count)",
                                                 "seconds": "\(String(format: "%.1f", seconds))"])
         }
@@ -206,6 +208,59 @@ public final class Coordinator {
             try buildDataset(iteration: iteration)
         case .solverSample(let iteration, let step):
             try await solverSample(iteration: iteration, step: step)
+        case .finish:
+            try await exportFinal()
+        }
+    }
+
+    /// Writes each role's trained model as a complete model folder on its service's host.
+    private func exportFinal() async throws {
+        var exports: [ExportRecord] = []
+        for role in [WorkUnit.Role.challenger, .solver] {
+            let service = try await trainerReady(role)
+            let name = "\(state.runId)-\(role.rawValue)-final"
+            let dtype = config.checkpoints.exportDtype == "source" ? nil : config.checkpoints.exportDtype
+            let r = try await service.exportModel(name, dtype: dtype)
+            exports.append(ExportRecord(role: role.rawValue, name: name, path: r.path, dtype: r.dtype, sizeBytes: r.bytes, step: steps(role)))
+            logger.info("exported", metadata: ["role": "\(role.rawValue)", "path": "\(r.path)", "dtype": "\(r.dtype)", "bytes": "\(r.bytes)"])
+        }
+        state.exports = exports
+        publishDisk()
+    }
+
+    /// Deletes each role's checkpoints beyond the newest `checkpoints.keep_last`, after the state that no longer
+    /// needs them is committed; a checkpoint that cannot be deleted now is left for the next time.
+    func pruneCheckpoints() async throws {
+        let keep = config.checkpoints.keepLast
+        guard keep > 0 else { return }
+        var changed = false
+        for role in [WorkUnit.Role.challenger, .solver] {
+            let mine = state.checkpoints.filter { $0.role == role.rawValue }
+            for old in mine.dropLast(keep) {
+                do {
+                    let freed = try await trainer(role).deleteCheckpoint(old.name)
+                    state.checkpoints.removeAll { $0.name == old.name }
+                    state.deletedCheckpointBytes = (state.deletedCheckpointBytes ?? 0) + freed
+                    changed = true
+                } catch {
+                    logger.warning("cannot delete an old checkpoint now", metadata: ["checkpoint": "\(old.name)", "error": "\(error)"])
+                }
+            }
+        }
+        if changed {
+            try directory.commit(state)
+            publishDisk()
+        }
+    }
+
+    /// Disk use for /status: the kept checkpoints per role and the exports.
+    func publishDisk() {
+        var bytes: [String: Int] = [:]
+        for c in state.checkpoints { bytes[c.role, default: 0] += c.sizeBytes ?? 0 }
+        let exports = state.exports ?? []
+        status.update {
+            $0.checkpointBytes = bytes
+            $0.exports = exports
         }
     }
 
@@ -259,8 +314,10 @@ public final class Coordinator {
         guard step == steps(role) else {
             throw ServiceChanged(service: trainer(role).name, detail: "saved \(name) at step \(step), expected \(steps(role))")
         }
+        let size = try? await trainer(role).checkpointSizes()[name]
         state.checkpoints.removeAll { $0.name == name }
-        state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration))
+        state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration, sizeBytes: size ?? nil))
+        publishDisk()
     }
 
     // MARK: Service state

@@ -21,6 +21,8 @@ public enum WorkUnit: Equatable, Sendable, CustomStringConvertible {
     case buildDataset(iteration: Int)
     /// Solver samples answers to a slice of the dataset and is rewarded against the pseudo-labels.
     case solverSample(iteration: Int, step: Int)
+    /// The run's end: the final Challenger and Solver written as complete model folders.
+    case finish(iteration: Int)
 
     public enum Role: String, Sendable, Codable { case challenger, solver }
 
@@ -35,6 +37,7 @@ public enum WorkUnit: Equatable, Sendable, CustomStringConvertible {
         case .poolChunk(let i, let c): return "pool[\(i).\(c)]"
         case .buildDataset(let i): return "dataset[\(i)]"
         case .solverSample(let i, let s): return "solver-sample[\(i).\(s)]"
+        case .finish: return "finish"
         }
     }
 
@@ -48,12 +51,14 @@ public enum WorkUnit: Equatable, Sendable, CustomStringConvertible {
         case .train(let r, _, _): return r.rawValue
         case .poolChunk, .buildDataset: return "pool"
         case .solverSample: return "solver"
+        case .finish: return "finish"
         }
     }
 
     public var iteration: Int {
         switch self {
         case .start: return 0
+        case .finish(let i): return i
         case .evaluate(let i), .beginPhase(_, let i), .endPhase(_, let i), .buildDataset(let i): return i
         case .challengerSample(let i, _), .train(_, let i, _), .poolChunk(let i, _), .solverSample(let i, _): return i
         }
@@ -88,6 +93,7 @@ extension RunConfig {
             }
             if evaluating { units.append(.evaluate(iteration: it)) }
         }
+        if checkpoints.exportFinal { units.append(.finish(iteration: iterations)) }
         return units
     }
 }

@@ -176,11 +176,32 @@ public enum Report {
             h += histogram("p̂ of the pool, iteration \(it.iteration)", values: it.poolShares, bins: 10)
         }
         h += "</div>"
+        h += "<h2>Disk</h2>" + diskTable(main.state)
         h += "<h2>Settings</h2><pre>\(esc(String(decoding: (try? main.config.encoded()) ?? Data(), as: UTF8.self)))</pre>"
         if !compared.isEmpty {
             h += "<h2>Compared runs: differing settings</h2>" + settingsDiff(main: main, compared: compared)
         }
         h += "<p class=\"note\">Held-out answers are used only for these tables and charts; the run never read them.</p></body></html>"
+        return h
+    }
+
+    /// The run's checkpoints kept on the services' disks, what retention freed, and the final exports.
+    static func diskTable(_ state: RunState) -> String {
+        func mb(_ b: Int) -> String { String(format: "%.1f MB", Double(b) / 1e6) }
+        var h = "<table><tr><th>role</th><th>checkpoints kept</th><th>on disk</th></tr>"
+        for role in ["challenger", "solver"] {
+            let kept = state.checkpoints.filter { $0.role == role }
+            h += "<tr><td>\(role)</td><td>\(esc(kept.map(\.name).joined(separator: ", ")))</td>"
+                + "<td>\(mb(kept.reduce(0) { $0 + ($1.sizeBytes ?? 0) }))</td></tr>"
+        }
+        h += "</table><p>Deleted by retention (<code>checkpoints.keep_last</code>): \(mb(state.deletedCheckpointBytes ?? 0)).</p>"
+        if let exports = state.exports, !exports.isEmpty {
+            h += "<table><tr><th>final model</th><th>folder (on the service's host)</th><th>dtype</th><th>size</th><th>step</th></tr>"
+            for e in exports {
+                h += "<tr><td>\(esc(e.role))</td><td><code>\(esc(e.path))</code></td><td>\(esc(e.dtype))</td><td>\(mb(e.sizeBytes))</td><td>\(e.step)</td></tr>"
+            }
+            h += "</table>"
+        }
         return h
     }
 

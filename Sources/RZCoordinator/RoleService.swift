@@ -142,6 +142,43 @@ public struct RoleService: Sendable {
         }
     }
 
+    /// Deletes checkpoint `name`; returns the bytes freed (0 when the service has no such checkpoint).
+    public func deleteCheckpoint(_ name: String) async throws -> Int {
+        switch try await client.deleteCheckpoint(path: .init(name: name)) {
+        case .ok(let ok): return Int(try ok.body.json.freedBytes)
+        case .notFound: return 0
+        case .badRequest(let e): throw rejected("deleteCheckpoint", describe(e.body))
+        case .unauthorized: throw rejected("deleteCheckpoint", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("deleteCheckpoint", "HTTP \(status)")
+        default: throw rejected("deleteCheckpoint", "server error")
+        }
+    }
+
+    /// The service's checkpoints by name, with their sizes on disk.
+    public func checkpointSizes() async throws -> [String: Int] {
+        switch try await client.listCheckpoints() {
+        case .ok(let ok):
+            return Dictionary(try ok.body.json.checkpoints.map { ($0.name, Int($0.sizeBytes ?? 0)) }, uniquingKeysWith: { a, _ in a })
+        case .unauthorized: throw rejected("listCheckpoints", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("listCheckpoints", "HTTP \(status)")
+        default: throw rejected("listCheckpoints", "server error")
+        }
+    }
+
+    /// Writes the current model as a complete model folder on the service's host; returns where and its size.
+    public func exportModel(_ name: String, dtype: String?) async throws -> (path: String, dtype: String, bytes: Int, modelVersion: Int) {
+        let wanted = dtype.flatMap { Components.Schemas.ExportRequest.DtypePayload(rawValue: $0) }
+        switch try await client.exportModel(body: .json(.init(name: name, dtype: wanted, overwrite: true))) {
+        case .created(let c):
+            let r = try c.body.json
+            return (r.path, r.dtype, Int(r.sizeBytes), Int(r.modelVersion))
+        case .badRequest(let e): throw rejected("exportModel", describe(e.body))
+        case .unauthorized: throw rejected("exportModel", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("exportModel", "HTTP \(status)")
+        default: throw rejected("exportModel", "server error")
+        }
+    }
+
     /// Makes this replica pull `source`'s weights at `version` and adopt them (and the version).
     /// Returns whether the weights changed.
     public func syncWeights(source: String, version: Int) async throws -> Bool {

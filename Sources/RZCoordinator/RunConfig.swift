@@ -20,6 +20,22 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var solver = SolverPhaseConfig()
     public var evaluation = EvaluationConfig()
     public var stabilisers = StabiliserConfig()
+    public var checkpoints = CheckpointConfig()
+
+    public init() {}
+}
+
+/// What the run keeps on the services' disks.
+public struct CheckpointConfig: Codable, Sendable, Equatable {
+    /// Checkpoints of each role kept, newest first; older ones are deleted from the service once a newer one is
+    /// committed. Resuming needs only a role's latest (and a rolled-back Solver phase its start, which is the
+    /// latest while the phase runs), so 1 is enough to resume; 0 keeps every checkpoint.
+    public var keepLast = 2
+    /// When the run ends, write the Challenger's and the Solver's models as complete model folders
+    /// (`POST /v1/exports`, named `<run id>-<role>-final`, on each service's host).
+    public var exportFinal = true
+    /// The exports' dtype: `source` (the checkpoint the service loaded), float32, bfloat16 or float16.
+    public var exportDtype = "source"
 
     public init() {}
 }
@@ -335,6 +351,9 @@ extension RunConfig {
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
         try check(["phase_start", "base"].contains(solver.reference), "solver.reference must be phase_start or base")
+        try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
+        try check(["source", "float32", "bfloat16", "float16"].contains(checkpoints.exportDtype),
+                  "checkpoints.export_dtype must be source, float32, bfloat16 or float16")
         try check(["paper", "reference"].contains(challenger.reward.uncertainty), "challenger.reward.uncertainty must be paper or reference")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         try check(["zero", "minus_one_minus_repetition"].contains(challenger.reward.formatFailure),

@@ -12,8 +12,11 @@ public struct RunState: Codable, Sendable, Equatable {
     public var steps: [String: Int] = ["challenger": 0, "solver": 0]
     /// The service instance each endpoint had when last checked (a change means it restarted).
     public var instances: [String: String] = [:]
-    /// Checkpoints this run saved, oldest first.
+    /// Checkpoints this run saved and still keeps, oldest first (`checkpoints.keep_last` deletes older ones).
     public var checkpoints: [CheckpointRecord] = []
+    /// Bytes of checkpoints deleted so far, and the final exports (absent in runs made before they existed).
+    public var deletedCheckpointBytes: Int?
+    public var exports: [ExportRecord]?
     /// Committed byte length of every journal; anything past it is from an interrupted unit.
     public var journalLengths: [String: UInt64] = [:]
     /// The latest training metrics per role (for /status).
@@ -34,6 +37,19 @@ public struct CheckpointRecord: Codable, Sendable, Equatable {
     public var name: String
     public var step: Int
     public var iteration: Int
+    /// Bytes on the service's disk when saved (absent in runs made before sizes were recorded).
+    public var sizeBytes: Int?
+}
+
+/// A model folder the run wrote for other tools (`checkpoints.export_final`).
+public struct ExportRecord: Codable, Sendable, Equatable {
+    public var role: String
+    public var name: String
+    /// On the service's host.
+    public var path: String
+    public var dtype: String
+    public var sizeBytes: Int
+    public var step: Int
 }
 
 /// A run directory: the whole record of a run.

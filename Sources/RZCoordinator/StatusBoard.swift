@@ -17,6 +17,9 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public var runEtaSeconds: Double?
     public var lastMetrics: [String: StepRecord] = [:]
     public var lastEval: [EvalRecord] = []
+    /// Bytes the run's kept checkpoints take on each role's service, and the final exports.
+    public var checkpointBytes: [String: Int] = [:]
+    public var exports: [ExportRecord] = []
     public var error: String?
 }
 

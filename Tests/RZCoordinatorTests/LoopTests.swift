@@ -41,7 +41,7 @@ struct LoopTests {
     @Test("the same on a Llama model: services, coordinator, checkpoints and report; checkpoints stay Llama folders")
     func llamaRun() async throws {
         let checkpoints = try await checkConsistentRun(modelDir: ToyModel.llamaFolder)
-        let saved = try FileManager.default.contentsOfDirectory(atPath: checkpoints + "/solver").filter { !$0.hasPrefix(".") }
+        let saved = try FileManager.default.contentsOfDirectory(atPath: checkpoints + "/solver").filter { !$0.hasPrefix(".") && $0 != "exports" }
         #expect(!saved.isEmpty)
         for name in saved {
             let config = try ModelFolder.loadConfig(checkpoints + "/solver/" + name)
@@ -150,9 +150,23 @@ struct LoopTests {
             let batch = solver.filter { $0.iteration == s.iteration && $0.step == s.step }
             #expect(abs(s.meanReward - batch.map(\.reward).reduce(0, +) / Double(batch.count)) < 1e-6)
         }
-        // Checkpoints: base, phase starts and ends of both roles.
-        #expect(state.checkpoints.filter { $0.role == "solver" }.count == 1 + 2 * config.iterations)
+        // Checkpoints: base, phase starts and ends of both roles were saved; retention keeps each role's newest two.
+        let kept = state.checkpoints.filter { $0.role == "solver" }
+        #expect(kept.map(\.name) == ["\(state.runId)-solver-it\(config.iterations)", "\(state.runId)-solver-it\(config.iterations)-end"])
+        #expect((state.deletedCheckpointBytes ?? 0) > 0 && state.checkpoints.allSatisfy { ($0.sizeBytes ?? 0) > 0 })
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: pair.checkpoints + "/solver").filter { !$0.hasPrefix(".") }
+        #expect(Set(onDisk) == Set(kept.map(\.name) + ["exports"]))
         #expect(state.steps["challenger"] == challengerSteps.count)
+        // The final models: complete folders with the last checkpoints' weights and the tokenizer.
+        let exports = state.exports ?? []
+        #expect(exports.map(\.role) == ["challenger", "solver"])
+        for e in exports {
+            let exported = try ModelFolder.load(e.path)
+            let last = try #require(state.checkpoints.last { $0.role == e.role })
+            let checkpoint = try ModelFolder.load(pair.checkpoints + "/" + e.role + "/" + last.name)
+            #expect(exported.parameters.toArray() == checkpoint.parameters.toArray(), "\(e.role)")
+            #expect(FileManager.default.fileExists(atPath: e.path + "/tokenizer.json") && e.step == state.steps[e.role])
+        }
 
         // The report summarises the same numbers and draws the charts.
         let summary = try RunSummary(directory: run)
@@ -160,6 +174,7 @@ struct LoopTests {
         let html = Report.html(main: summary)
         #expect(html.contains("<svg") && html.contains("Challenger reward per step") && html.contains("Kept questions"))
         #expect(!html.contains("<script"))
+        #expect(html.contains("<h2>Disk</h2>") && html.contains(exports.last?.path ?? "none"))
         return pair.checkpoints
     }
 
