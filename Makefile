@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PYTHON ?= python3
 
-.PHONY: build build-debug run ablations base-model eval crash-test multihost-test test bench fixtures fuzz api-check serve clean
+.PHONY: build build-debug run ablations base-model eval crash-test multihost-test test bench scale-check fixtures fuzz api-check serve clean
 
 build:
 	$(SWIFT) build -c release --product rzero
@@ -53,6 +53,12 @@ bench: build
 	$(PYTHON) scripts/bench_train.py --rzero .build/release/rzero $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON),)
 	.build/release/rzero bench rewards
 	$(if $(TORCH_PYTHON),$(TORCH_PYTHON) scripts/bench_generate.py --rzero .build/release/rzero --python $(TORCH_PYTHON) $(if $(LLAMA_SRC),--llama-src $(LLAMA_SRC),),.build/release/rzero bench generate --model tiny && .build/release/rzero bench generate --model small)
+
+# rzero at the exact shapes of Qwen3-0.6B and Qwen3-1.7B (random BF16 weights): load, sampling, full and LoRA GRPO
+# steps, one R-Zero iteration with both services; PyTorch side by side with TORCH_PYTHON. Needs numpy; TOKENIZER
+# names a real tokenizer.json (scripts/qwen_tokenizer_from_gguf.py). About an hour; by hand, not in CI.
+scale-check: build-debug
+	$(or $(TORCH_PYTHON),$(PYTHON)) scripts/scale_check.py --rzero .build/debug/rzero $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON),) $(if $(TOKENIZER),--tokenizer $(TOKENIZER),)
 
 # Property-based fuzzing of a live service against openapi.yaml (schemathesis in VENV, default /work/venv).
 fuzz:
