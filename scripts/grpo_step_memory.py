@@ -15,20 +15,11 @@ import argparse
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-
-def status_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+from rzero_service import serve, status_kb
 
 
 def post(url, body, timeout):
@@ -52,54 +43,43 @@ def main():
     args = ap.parse_args()
 
     vocab = json.load(open(os.path.join(args.model, "config.json")))["vocab_size"]
-    ckpt = tempfile.mkdtemp(prefix="rzero-grpo-mem-")
-    proc = subprocess.Popen([args.rzero, "serve", "--role", "solver", "--model", args.model, "--checkpoints", ckpt,
-                             "--port", str(args.port), "--threads", str(args.threads)]
-                            + (["--memory-limit", args.memory_limit] if args.memory_limit else []) + args.serve_args.split(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    extra = ["--threads", str(args.threads)] + (["--memory-limit", args.memory_limit] if args.memory_limit else []) + args.serve_args.split()
     base = f"http://127.0.0.1:{args.port}"
     try:
-        t0 = time.time()
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() - t0 > 600:
-                    sys.exit("the service did not start")
-                time.sleep(0.5)
-        load_s = time.time() - t0
-        after_load = status_kb(proc.pid, "VmRSS")
-        rng = random.Random(1)
-        samples = [{"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.prompt)],
-                    "response_token_ids": [rng.randrange(vocab) for _ in range(args.response)],
-                    "reward": float(i % 2), "group": i // 4} for i in range(args.sequences)]
-        settings = {"learning_rate": 1e-6}
-        settings.update(json.loads(args.settings))
-        t1 = time.time()
-        try:
-            result = post(base + "/v1/train/grpo", {"samples": samples, "settings": settings}, timeout=3600)
-            error = None
-        except urllib.error.HTTPError as e:
-            result, error = None, f"HTTP {e.code}: {e.read()[:300]!r}"
-        except Exception as e:  # the service died (e.g. OOM-killed)
-            result, error = None, f"{type(e).__name__}: {e}"
-        step_s = time.time() - t1
-        alive = proc.poll() is None
-        peak = status_kb(proc.pid, "VmHWM") if alive else None
-        tokens = args.sequences * (args.prompt + args.response)
-        plan = None
-        if alive:
-            with urllib.request.urlopen(base + "/v1/model", timeout=60) as r:
-                plan = json.loads(r.read()).get("memory")
-        print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
-                          "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
-                          "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
-                          "memory_limit": args.memory_limit, "serve_args": args.serve_args, "plan": plan}))
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+        with serve(args.rzero, args.model, args.port, extra=extra) as (proc, load_s):
+            measure(args, proc, load_s, base, vocab)
+    except RuntimeError as e:
+        sys.exit(str(e))
+
+
+def measure(args, proc, load_s, base, vocab):
+    after_load = status_kb(proc.pid, "VmRSS")
+    rng = random.Random(1)
+    samples = [{"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.prompt)],
+                "response_token_ids": [rng.randrange(vocab) for _ in range(args.response)],
+                "reward": float(i % 2), "group": i // 4} for i in range(args.sequences)]
+    settings = {"learning_rate": 1e-6}
+    settings.update(json.loads(args.settings))
+    t1 = time.time()
+    try:
+        result = post(base + "/v1/train/grpo", {"samples": samples, "settings": settings}, timeout=3600)
+        error = None
+    except urllib.error.HTTPError as e:
+        result, error = None, f"HTTP {e.code}: {e.read()[:300]!r}"
+    except Exception as e:  # the service died (e.g. OOM-killed)
+        result, error = None, f"{type(e).__name__}: {e}"
+    step_s = time.time() - t1
+    alive = proc.poll() is None
+    peak = status_kb(proc.pid, "VmHWM") if alive else None
+    tokens = args.sequences * (args.prompt + args.response)
+    plan = None
+    if alive:
+        with urllib.request.urlopen(base + "/v1/model", timeout=60) as r:
+            plan = json.loads(r.read()).get("memory")
+    print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
+                      "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
+                      "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
+                      "memory_limit": args.memory_limit, "serve_args": args.serve_args, "plan": plan}))
 
 
 if __name__ == "__main__":

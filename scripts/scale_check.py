@@ -19,17 +19,19 @@ and prints one table (markdown) plus the raw JSON lines. Full fine-tuning of 1.7
 (--full-1.7b): its weights, gradients and AdamW state alone need 27 GB.
 """
 import argparse
+import contextlib
 import json
 import os
+import random
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 import numpy as np
+
+from rzero_service import serve, status_kb
 
 SHAPES = {
     "0.6b": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
@@ -112,110 +114,55 @@ def run_json(cmd, timeout=7200):
 
 
 def measure_load(rzero, model, port):
-    ckpt = tempfile.mkdtemp(prefix="rzero-scale-")
-    t0 = time.time()
-    proc = subprocess.Popen([rzero, "serve", "--role", "solver", "--model", model, "--checkpoints", ckpt, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() - t0 > 600:
-                    return {"error": "the service did not start"}
-                time.sleep(0.2)
-        seconds = time.time() - t0
-        with open(f"/proc/{proc.pid}/status") as f:
-            rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-        return {"load_s": round(seconds, 1), "rss_gib": round(rss / 2**20, 2)}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        shutil.rmtree(ckpt, ignore_errors=True)
+    with serve(rzero, model, port) as (proc, seconds):
+        return {"load_s": round(seconds, 1), "rss_gib": round(status_kb(proc.pid, "VmRSS") / 2**20, 2)}
 
 
 def measure_sampling(rzero, model, port):
     """8 random 32-token prompts x n 8 x 64 new tokens through POST /v1/generate (generate_torch.py's workload)."""
-    ckpt = tempfile.mkdtemp(prefix="rzero-scale-")
-    proc = subprocess.Popen([rzero, "serve", "--role", "solver", "--model", model, "--checkpoints", ckpt, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        t0 = time.time()
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() - t0 > 600:
-                    return {"error": "the service did not start"}
-                time.sleep(0.2)
-        import random
+    with serve(rzero, model, port) as (proc, _):
         r = random.Random(1)
         body = {"prompts": [{"token_ids": [r.randrange(151936) for _ in range(32)]} for _ in range(8)], "n": 8, "max_tokens": 64,
                 "ignore_eos": True, "temperature": 1.0, "seed": 1}
-        req = urllib.request.Request(base + "/v1/generate", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        t1 = time.time()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/generate", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        t0 = time.time()
         with urllib.request.urlopen(req, timeout=3600) as resp:
             json.loads(resp.read())
-        seconds = time.time() - t1
-        with open(f"/proc/{proc.pid}/status") as f:
-            peak = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
-        return {"seconds": round(seconds, 1), "tokens_per_s": round(64 * 64 / seconds, 1), "peak_gib": round(peak / 2**20, 2)}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        shutil.rmtree(ckpt, ignore_errors=True)
+        seconds = time.time() - t0
+        return {"seconds": round(seconds, 1), "tokens_per_s": round(64 * 64 / seconds, 1),
+                "peak_gib": round(status_kb(proc.pid, "VmHWM") / 2**20, 2)}
 
 
 def measure_iteration(rzero, model, work):
-    """One R-Zero iteration with a LoRA Challenger and a LoRA Solver on this machine."""
+    """One R-Zero iteration with a LoRA Challenger and a LoRA Solver on this machine (one thread each)."""
     run = os.path.join(work, "iteration-run")
     shutil.rmtree(run, ignore_errors=True)
     os.makedirs(run)
-    procs = []
-    try:
+    lora = ["--lora-rank", "16", "--threads", "1"]
+    with contextlib.ExitStack() as stack:
+        procs = {}
         for role, port in (("challenger", 8191), ("solver", 8192)):
-            log = open(os.path.join(run, role + ".log"), "w")
-            procs.append(subprocess.Popen([rzero, "serve", "--role", role, "--model", model, "--port", str(port),
-                                           "--checkpoints", os.path.join(run, role + "-checkpoints"), "--lora-rank", "16",
-                                           "--threads", "1"], stdout=log, stderr=log))
-        for port in (8191, 8192):
-            t0 = time.time()
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                    break
-                except Exception:
-                    if time.time() - t0 > 600:
-                        return {"error": "a service did not start"}
-                    time.sleep(0.5)
+            log = stack.enter_context(open(os.path.join(run, role + ".log"), "w"))
+            procs[role], _ = stack.enter_context(serve(rzero, model, port, role=role, extra=lora, log=log,
+                                                       checkpoints=os.path.join(run, role + "-checkpoints")))
         t0 = time.time()
         p = subprocess.run([rzero, "coordinate", "--config", os.path.join(HERE, "..", "configs", "scale-check.json"),
-                            "--run", os.path.join(run, "run")], capture_output=True, text=True)
+                            "--run", os.path.join(run, "run"), "--no-progress"], capture_output=True, text=True)
         seconds = time.time() - t0
-        peaks = {}
-        for role, proc in zip(("challenger", "solver"), procs):
-            with open(f"/proc/{proc.pid}/status") as f:
-                peaks[role] = round(next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 2**20, 2)
-        phases = {}
-        events = os.path.join(run, "run", "events.jsonl")
-        if os.path.exists(events):
-            for line in open(events):
-                e = json.loads(line)
-                name = e["name"].split("[")[0]
-                phase = ("challenger" if name in ("begin-challenger", "challenger-sample", "train-challenger", "end-challenger")
-                         else "pool" if name in ("pool", "dataset") else "solver" if "solver" in name else name)
-                phases[phase] = round(phases.get(phase, 0) + e["seconds"], 1)
-        alive = all(proc.poll() is None for proc in procs)
-        return {"ok": p.returncode == 0 and alive, "seconds": round(seconds, 1), "phases_s": phases, "peak_gib": peaks,
-                "error": None if p.returncode == 0 else p.stderr[-400:]}
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=120)
+        alive = all(proc.poll() is None for proc in procs.values())
+        peaks = {role: round(status_kb(proc.pid, "VmHWM") / 2**20, 2) for role, proc in procs.items() if proc.poll() is None}
+    phases = {}
+    events = os.path.join(run, "run", "events.jsonl")
+    if os.path.exists(events):
+        for line in open(events):
+            e = json.loads(line)
+            name = e["name"].split("[")[0]
+            phase = ("challenger" if name.endswith("challenger") or name == "challenger-sample" else "pool" if name in ("pool", "dataset")
+                     else "solver" if "solver" in name else name)
+            phases[phase] = round(phases.get(phase, 0) + e["seconds"], 1)
+    return {"ok": p.returncode == 0 and alive, "seconds": round(seconds, 1), "phases_s": phases, "peak_gib": peaks,
+            "error": None if p.returncode == 0 else p.stderr[-400:]}
 
 
 def main():
@@ -226,7 +173,7 @@ def main():
     ap.add_argument("--work", default="/tmp/rzero-scale")
     ap.add_argument("--tokenizer")
     ap.add_argument("--skip", default="", help="comma-separated checks to skip (load,sample,full,lora,torch,iteration)")
-    ap.add_argument("--full-1.7b", action="store_true")
+    ap.add_argument("--full-1.7b", dest="full_17b", action="store_true")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     results = []
@@ -241,7 +188,7 @@ def main():
         t0 = time.time()
         write_folder(folder, size, args.tokenizer)
         print(f"# {folder} ready ({time.time() - t0:.0f} s)", file=sys.stderr)
-        full = size == "0.6b" or args.full_1_7b
+        full = size == "0.6b" or args.full_17b
         if "load" not in skip:
             record(size, "load", "rzero", measure_load(args.rzero, folder, 8190))
         if "sample" not in skip:

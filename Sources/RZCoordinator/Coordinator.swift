@@ -499,7 +499,7 @@ public final class Coordinator {
                      klPenalty: kl, klCoef: kl == nil ? 0 : o.klCoef,
                      aggregation: o.aggregation == "token_mean" ? .tokenMean : .seqMeanTokenMean,
                      learningRate: o.learningRate, weightDecay: o.weightDecay, lrSchedule: .init(kind: .constant),
-                     maxGradNorm: o.maxGradNorm)
+                     maxGradNorm: o.maxGradNorm, referenceDtype: o.referenceDtype == "bfloat16" ? .bfloat16 : nil)
     }
 
     func writeBatch(_ role: WorkUnit.Role, iteration: Int, step: Int, samples: [Components.Schemas.GRPOSample]?,

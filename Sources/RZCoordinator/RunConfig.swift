@@ -113,6 +113,8 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     /// independent of how the sampling requests were batched on the service, which makes resumed runs
     /// bit-identical to uninterrupted ones.
     public var oldLogprobs = "recompute"
+    /// How the service holds the frozen KL reference: `float32`, or `bfloat16` (half its memory; weights rounded).
+    public var referenceDtype = "float32"
 
     public init() {}
 }
@@ -362,6 +364,7 @@ extension RunConfig {
             try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")
             try check(["low_var_kl", "kl", "mse", "abs", "none"].contains(o.klPenalty), "\(name).optimizer.kl_penalty is unknown")
             try check(["token_mean", "seq_mean_token_mean"].contains(o.aggregation), "\(name).optimizer.aggregation is unknown")
+            try check(["float32", "bfloat16"].contains(o.referenceDtype), "\(name).optimizer.reference_dtype must be float32 or bfloat16")
             try check(["recompute", "sampler"].contains(o.oldLogprobs), "\(name).optimizer.old_logprobs must be recompute or sampler")
         }
         for (name, s) in [("challenger", challenger.sampling), ("votes", votes.sampling), ("solver", solver.sampling)] {

@@ -18,6 +18,8 @@ public struct MemoryPlan: Sendable, Equatable {
     public var gradientsBytes: Int
     public var optimizerBytes: Int
     public var referenceBytes: Int
+    /// The reference held in BF16 (`reference_dtype`): half the weights, plus the largest part widened at a time.
+    public var referenceBF16Bytes: Int
     /// Under LoRA the reference is the policy's own base: no copy, and its forward reuses the policy's buffers.
     public var referenceIsBase: Bool
     /// Keys and values of one cached token over all layers (the sampler's cost per token in flight).
@@ -46,12 +48,15 @@ public struct MemoryPlan: Sendable, Equatable {
         optimizerBytes = 2 * T
         self.referenceIsBase = referenceIsBase
         referenceBytes = referenceIsBase ? 0 : P
+        let layerFloats = config.numLayers > 0 ? (parameterCount - config.vocabSize * config.hiddenSize) / config.numLayers : 0
+        referenceBF16Bytes = referenceIsBase ? 0
+            : parameterCount * 2 + max(config.vocabSize * config.hiddenSize, layerFloats) * MemoryLayout<Float>.stride
         kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * MemoryLayout<Float>.stride
     }
 
     /// Resident for a training step besides its working memory.
-    func fixedBytes(withReference: Bool) -> Int {
-        weightsBytes + gradientsBytes + optimizerBytes + (withReference ? referenceBytes : 0)
+    func fixedBytes(withReference: Bool, referenceInBFloat16: Bool = false) -> Int {
+        weightsBytes + gradientsBytes + optimizerBytes + (withReference ? (referenceInBFloat16 ? referenceBF16Bytes : referenceBytes) : 0)
     }
 
     /// Under LoRA a pass accumulates no weight gradient, so small passes cost no time (at the Qwen3-0.6B shape one
@@ -71,7 +76,7 @@ public struct MemoryPlan: Sendable, Equatable {
         if referenceIsBase {
             settings.microBatchTokens = min(settings.microBatchTokens, max(lengths.max() ?? 1, Self.adapterPassTokens))
         }
-        let fixed = fixedBytes(withReference: withReference)
+        let fixed = fixedBytes(withReference: withReference, referenceInBFloat16: settings.referenceInBFloat16)
         func plan(_ tokens: Int, _ recompute: Bool) -> StepPlan {
             var working = 0
             for r in PolicyTrainer.microBatches(lengths, maxTokens: tokens) {
@@ -110,7 +115,8 @@ public struct MemoryPlan: Sendable, Equatable {
         throw HostError.insufficientMemory(
             "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "
                 + "weights \(gb(weightsBytes)), gradients \(gb(gradientsBytes)), AdamW \(gb(optimizerBytes))"
-                + (withReference && !referenceIsBase ? ", reference \(gb(referenceBytes))" : "")
+                + (withReference && !referenceIsBase
+                    ? ", reference \(gb(settings.referenceInBFloat16 ? referenceBF16Bytes : referenceBytes))" : "")
                 + ", activations \(gb(least.workingBytes)) (\(least.microBatchTokens)-token passes, recomputed); the memory limit is \(gb(limit))")
     }
 

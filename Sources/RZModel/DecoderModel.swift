@@ -44,14 +44,52 @@ public final class DecoderModel {
     private var lastUsedAdapters = true
 
     /// A model with zero parameters; fill `parameters` (e.g. from a checkpoint or `initializeRandom`).
-    public init(config: DecoderConfig) throws {
+    public convenience init(config: DecoderConfig) throws {
+        try self.init(config: config, mappedParameters: false)
+    }
+
+    /// With `mappedParameters` the parameter buffer is resident only where written (a BF16-held model widens
+    /// into it one part at a time).
+    private init(config: DecoderConfig, mappedParameters: Bool) throws {
         try config.validate()
         self.config = config
         layout = ParameterLayout(config: config)
-        parameters = FloatBuffer(count: layout.count)
+        parameters = mappedParameters ? FloatBuffer(mappedCount: layout.count) : FloatBuffer(count: layout.count)
         rope = RoPETable(headDim: config.headDim,
                          inverseFrequencies: config.rotaryScaling.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta))
         block = DecoderBlock(config)
+    }
+
+    /// A forward-only model of `config` whose parameters are `weights` (BF16): each forward widens one part at a
+    /// time into float32 (the embedding, each layer, the final norm and LM head) and releases it after use, so
+    /// it holds half the memory of a float32 copy plus one part. What a frozen KL reference can be held in.
+    public static func frozenBFloat16(config: DecoderConfig, weights: BF16Weights) throws -> DecoderModel {
+        let model = try DecoderModel(config: config, mappedParameters: true)
+        guard weights.count == model.layout.count else {
+            throw ModelError.invalidInput("BF16 weights of \(weights.count) parameters for a model of \(model.layout.count)")
+        }
+        model.bf16Parameters = weights
+        return model
+    }
+
+    /// The BF16 weights of a forward-only model (`frozenBFloat16`), else nil.
+    public private(set) var bf16Parameters: BF16Weights?
+
+    /// Parameters `range` of a BF16-held model, widened for use (`use` true) or released (false); a no-op otherwise.
+    private func stream(_ range: Range<Int>, use: Bool) {
+        guard let bf16Parameters else { return }
+        if use { bf16Parameters.widen(range, into: parameters.base) } else { parameters.releasePages(range) }
+    }
+
+    /// Layer `l`'s tensors in the flat layout (a layer's tensors are contiguous, input norm first).
+    private func layerRange(_ l: Int) -> Range<Int> {
+        layout.layers[l].inputNorm..<(l + 1 < layout.layers.count ? layout.layers[l + 1].inputNorm : layout.finalNorm)
+    }
+
+    private var embedRange: Range<Int> { layout.embed..<(layout.embed + config.vocabSize * config.hiddenSize) }
+    /// The final norm and the LM head (the embedding again when tied).
+    private var headRanges: [Range<Int>] {
+        [layout.finalNorm..<(layout.finalNorm + config.hiddenSize), layout.lmHead..<(layout.lmHead + config.vocabSize * config.hiddenSize)]
     }
 
     public var parameterCount: Int { layout.count }
@@ -147,12 +185,17 @@ public final class DecoderModel {
                     rope.sin.withUnsafeBufferPointer { sinBuf in
                         let ids = idsBuf.baseAddress!, pos = posBuf.baseAddress!
                         let cos = cosBuf.baseAddress!, sin = sinBuf.baseAddress!
+                        stream(embedRange, use: true)
                         embeddingForward(out: act.ptr(act.layers[0].res), ids: ids, table: W + layout.embed, N: N, C: C)
+                        stream(embedRange, use: false)
                         let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
                         for l in act.layers.indices {
                             let next = l + 1 < act.layers.count ? act.layers[l + 1].res : act.finalRes
+                            stream(layerRange(l), use: true)
                             layerForward(l, act, batch: batch, rotary: rotary, output: act.ptr(next))
+                            stream(layerRange(l), use: false)
                         }
+                        for r in headRanges { stream(r, use: true) }
                         rmsNormForward(out: act.ptr(act.lnf), rstd: act.ptr(act.rstdf), inp: act.ptr(act.finalRes),
                                        weight: W + layout.finalNorm, N: N, C: C, eps: block.eps)
                     }
@@ -177,6 +220,7 @@ public final class DecoderModel {
                 r0 += rows
             }
         }
+        for r in headRanges { stream(r, use: false) }
 
         lastBatch = batch
         lastTargets = targets
@@ -259,6 +303,7 @@ public final class DecoderModel {
     /// Accumulates into `gradients` the gradient of `Σ_s Σ_t weights[s][t] · logprobs[s][t]` for the
     /// batch of the last `forward` call. `weights` must have the shape of that call's `logprobs`.
     public func backward(weights: [[Float]]) throws {
+        guard bf16Parameters == nil else { throw ModelError.invalidInput("a model held in BF16 is forward-only") }
         guard let batch = lastBatch, let act = activations else {
             throw ModelError.invalidInput("backward called without a preceding forward")
         }

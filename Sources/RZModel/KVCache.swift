@@ -65,6 +65,7 @@ extension DecoderModel {
     /// that each own a KV cache (continuous batching).
     public func forwardCached(_ entries: [CachedStep], allLogits: Bool = false) throws -> [[Float]] {
         guard !entries.isEmpty else { throw ModelError.invalidInput("forwardCached needs at least one entry") }
+        guard bf16Parameters == nil else { throw ModelError.invalidInput("a model held in BF16 only scores (forward)") }
         var seen = Set<SlotKey>()
         for e in entries {
             guard e.cache.kvDim == config.numKVHeads * config.headDim, e.cache.keys.count == config.numLayers else {

@@ -109,29 +109,22 @@ public struct AdapterLayout: Sendable {
     public let count: Int
 
     public init(config: DecoderConfig, lora: LoRAConfig) {
-        var specs: [TensorSpec] = []
-        var next = 0
-        func add(_ name: String, _ shape: [Int]) -> Int {
-            let spec = TensorSpec(name: name, shape: shape, offset: next)
-            specs.append(spec)
-            next += spec.count
-            return spec.offset
-        }
+        var builder = FlatLayoutBuilder()
         var layers: [[Factors?]] = []
         for l in 0..<config.numLayers {
             var row: [Factors?] = Array(repeating: nil, count: LoRAModule.allCases.count)
             for (i, m) in LoRAModule.allCases.enumerated() where lora.targetModules.contains(m) {
                 let (inF, outF) = m.features(config)
                 let p = Self.namePrefix + "model.layers.\(l)." + m.path
-                let a = add(p + ".lora_A.weight", [lora.rank, inF])
-                let b = add(p + ".lora_B.weight", [outF, lora.rank])
+                let a = builder.add(p + ".lora_A.weight", [lora.rank, inF])
+                let b = builder.add(p + ".lora_B.weight", [outF, lora.rank])
                 row[i] = Factors(a: a, b: b, inF: inF, outF: outF)
             }
             layers.append(row)
         }
         self.layers = layers
-        tensors = specs
-        count = next
+        tensors = builder.specs
+        count = builder.count
     }
 }
 

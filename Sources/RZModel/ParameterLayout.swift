@@ -8,6 +8,20 @@ public struct TensorSpec: Sendable, Equatable {
     public var count: Int { shape.reduce(1, *) }
 }
 
+/// Hands out consecutive offsets in one flat buffer to named tensors, in the order they are added.
+struct FlatLayoutBuilder {
+    private(set) var specs: [TensorSpec] = []
+    private(set) var count = 0
+
+    /// Appends a tensor and returns its offset.
+    mutating func add(_ name: String, _ shape: [Int]) -> Int {
+        let spec = TensorSpec(name: name, shape: shape, offset: count)
+        specs.append(spec)
+        count += spec.count
+        return spec.offset
+    }
+}
+
 /// Offsets of one decoder layer's tensors in the flat buffer (weights stored (out, in) as in PyTorch).
 /// Tensors the architecture does not have are nil.
 public struct LayerOffsets: Sendable {
@@ -54,14 +68,8 @@ public struct ParameterLayout: Sendable {
     public init(config: DecoderConfig) {
         let C = config.hiddenSize, V = config.vocabSize, F = config.intermediateSize
         let QD = config.numHeads * config.headDim, KD = config.numKVHeads * config.headDim, HD = config.headDim
-        var specs: [TensorSpec] = []
-        var next = 0
-        func add(_ name: String, _ shape: [Int]) -> Int {
-            let spec = TensorSpec(name: name, shape: shape, offset: next)
-            specs.append(spec)
-            next += spec.count
-            return spec.offset
-        }
+        var builder = FlatLayoutBuilder()
+        func add(_ name: String, _ shape: [Int]) -> Int { builder.add(name, shape) }
         embed = add("model.embed_tokens.weight", [V, C])
         var layers: [LayerOffsets] = []
         let arch = config.architecture
@@ -95,9 +103,9 @@ public struct ParameterLayout: Sendable {
         self.layers = layers
         finalNorm = add("model.norm.weight", [C])
         lmHead = config.tieWordEmbeddings ? embed : add("lm_head.weight", [V, C])
-        tensors = specs
-        count = next
-        indexByName = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($0.element.name, $0.offset) })
+        tensors = builder.specs
+        count = builder.count
+        indexByName = Dictionary(uniqueKeysWithValues: builder.specs.enumerated().map { ($0.element.name, $0.offset) })
     }
 
     public func spec(named name: String) -> TensorSpec? {

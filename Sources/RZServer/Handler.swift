@@ -159,6 +159,7 @@ package struct Handler: APIProtocol {
         if let v = o.maxGradNorm { s.maxGradNorm = v }
         if let v = o.microBatchTokens { s.microBatchTokens = v }
         if let v = o.recomputeActivations { s.recomputeActivations = v }
+        if let v = o.referenceDtype { s.referenceInBFloat16 = v == .bfloat16 }
         return s
     }
 
@@ -323,7 +324,8 @@ package struct Handler: APIProtocol {
                 klCoef: t.loss.klCoef, aggregation: t.loss.aggregation == .tokenMean ? .tokenMean : .seqMeanTokenMean,
                 advantageEpsilon: t.loss.advantageEpsilon, learningRate: t.optimizer.learningRate, adamEpsilon: t.optimizer.epsilon,
                 weightDecay: t.optimizer.weightDecay, lrSchedule: schedule, maxGradNorm: t.maxGradNorm,
-                microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations),
+                microBatchTokens: t.microBatchTokens, recomputeActivations: t.recomputeActivations,
+                referenceDtype: t.referenceInBFloat16 ? .bfloat16 : .float32),
             memory: memoryPlan(i.memory),
             lora: i.lora.map {
                 .init(rank: $0.config.rank, alpha: $0.config.alpha,
@@ -335,6 +337,7 @@ package struct Handler: APIProtocol {
     private func memoryPlan(_ m: MemoryPlan) -> Components.Schemas.MemoryPlan {
         .init(limitBytes: m.limitBytes.map(Int64.init), weightsBytes: Int64(m.weightsBytes), gradientsBytes: Int64(m.gradientsBytes),
               optimizerBytes: Int64(m.optimizerBytes), referenceBytes: Int64(m.referenceBytes),
+              referenceBfloat16Bytes: Int64(m.referenceBF16Bytes),
               kvCacheBytesPerToken: Int64(m.kvCacheBytesPerToken),
               lastStep: m.lastStep.map {
                   .init(microBatchTokens: Int64($0.microBatchTokens), recomputeActivations: $0.recomputeActivations,

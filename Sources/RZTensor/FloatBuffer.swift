@@ -1,3 +1,5 @@
+import Foundation
+
 /// An owned, 64-byte-aligned, contiguous Float32 allocation.
 ///
 /// The model keeps its parameters, gradients, optimizer moments and activations in a few of these
@@ -7,15 +9,47 @@
 public final class FloatBuffer {
     public let count: Int
     public let base: UnsafeMutablePointer<Float>
+    /// Bytes of the anonymous mapping when the buffer is one (`init(mappedCount:)`), else nil.
+    private let mappedBytes: Int?
+
+    private init(count: Int, base: UnsafeMutablePointer<Float>, mappedBytes: Int?) {
+        self.count = count
+        self.base = base
+        self.mappedBytes = mappedBytes
+    }
 
     /// Allocates `count` floats, zero-filled.
-    public init(count: Int) {
+    public convenience init(count: Int) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
-        self.count = count
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         base.initialize(repeating: 0, count: max(count, 1))
+        self.init(count: count, base: base, mappedBytes: nil)
+    }
+
+    /// `count` zero floats in an anonymous mapping of their own, resident only where written: for a buffer
+    /// that is filled and emptied piece by piece (`releasePages`). Falls back to an ordinary (resident)
+    /// allocation when the mapping cannot be made.
+    public convenience init(mappedCount count: Int) {
+        precondition(count >= 0, "FloatBuffer count must be non-negative")
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            self.init(count: count, base: p.bindMemory(to: Float.self, capacity: max(count, 1)), mappedBytes: bytes)
+        } else {
+            self.init(count: count)
+        }
+    }
+
+    /// Returns the pages wholly inside `range` (in floats) to the kernel; they read as zero afterwards. A no-op
+    /// for an ordinary allocation.
+    public func releasePages(_ range: Range<Int>) {
+        guard mappedBytes != nil, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = UInt(bitPattern: base + range.lowerBound), end = UInt(bitPattern: base + range.upperBound)
+        let first = (start + UInt(page) - 1) / UInt(page) * UInt(page), last = end / UInt(page) * UInt(page)
+        guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(p, Int(last - first), MADV_DONTNEED)
     }
 
     public convenience init(_ values: [Float]) {
@@ -25,7 +59,9 @@ public final class FloatBuffer {
         }
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        if let mappedBytes { munmap(base, mappedBytes) } else { base.deallocate() }
+    }
 
     public subscript(index: Int) -> Float {
         get { base[index] }

@@ -84,10 +84,21 @@ public enum TrainerCheckpoint {
                                       metadata: ["format": "rzero-optimizer", "step": String(trainer.optimizer.step)])
         }
         if let ref = trainer.reference {
-            let base = ref.parameters.base
-            try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: ref.layout.tensors.map {
-                ($0.name, $0.shape, UnsafeBufferPointer(start: base + $0.offset, count: $0.count))
-            })
+            let specs = ref.layout.tensors
+            if let weights = ref.bf16Parameters {
+                // Written in BF16, widened one tensor at a time (exact: the values are BF16 already).
+                let scratch = FloatBuffer(count: specs.map(\.count).max() ?? 0)
+                try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: specs.map { ($0.name, $0.shape) }, dtype: .bf16) { i in
+                    let spec = specs[i]
+                    weights.widen(spec.offset..<(spec.offset + spec.count), into: scratch.base - spec.offset)
+                    return UnsafeBufferPointer(start: scratch.base, count: spec.count)
+                }
+            } else {
+                let base = ref.parameters.base
+                try SafetensorsFile.write(path: tmp + "/" + referenceName, tensors: specs.map {
+                    ($0.name, $0.shape, UnsafeBufferPointer(start: base + $0.offset, count: $0.count))
+                })
+            }
         }
         let state = State(format: format, version: version, step: trainer.optimizer.step, hasReference: trainer.reference != nil,
                           settings: trainer.settings, metadata: metadata, lora: model.adapters?.config,
@@ -161,9 +172,21 @@ public enum TrainerCheckpoint {
         trainer.optimizer.step = state.step
         if state.hasReference {
             let refFile = try SafetensorsFile(path: dir + "/" + referenceName)
-            let buffer = FloatBuffer(count: model.parameterCount)
-            try read(refFile, into: buffer, layout: model.layout, prefix: "", file: referenceName)
-            try trainer.setReference(parameters: buffer)
+            if refFile.entries.values.allSatisfy({ $0.dtype == .bf16 }) {
+                // A BF16-held reference comes back as one, without a float32 copy in between.
+                try read(refFile, into: nil, layout: model.layout, prefix: "", file: referenceName)
+                let weights = BF16Weights(count: model.parameterCount)
+                let scratch = FloatBuffer(count: model.layout.tensors.map(\.count).max() ?? 0)
+                for spec in model.layout.tensors {
+                    try refFile.read(spec.name, into: scratch.base)
+                    weights.store(scratch.base, at: spec.offset..<(spec.offset + spec.count))
+                }
+                try trainer.setReference(bf16: weights)
+            } else {
+                let buffer = FloatBuffer(count: model.parameterCount)
+                try read(refFile, into: buffer, layout: model.layout, prefix: "", file: referenceName)
+                try trainer.setReference(parameters: buffer)
+            }
         }
         return trainer
     }

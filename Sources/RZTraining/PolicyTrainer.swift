@@ -48,18 +48,23 @@ public struct TrainerSettings: Codable, Sendable, Equatable {
     /// Activation recomputation per decoder layer (`DecoderModel.recomputeActivations`): much less memory per
     /// micro-batch token for about one more forward pass; the step's result is the same.
     public var recomputeActivations = false
+    /// Hold the frozen KL reference in BF16 (`DecoderModel.frozenBFloat16`): half its memory, its weights rounded
+    /// to BF16 (what a BF16 checkpoint holds anyway). No effect under LoRA, whose reference is the base.
+    public var referenceInBFloat16 = false
 
     public init(loss: GRPOLossSettings = GRPOLossSettings(), optimizer: AdamWSettings = AdamWSettings(),
-                maxGradNorm: Double = 1.0, microBatchTokens: Int = 8192, recomputeActivations: Bool = false) {
+                maxGradNorm: Double = 1.0, microBatchTokens: Int = 8192, recomputeActivations: Bool = false,
+                referenceInBFloat16: Bool = false) {
         self.loss = loss
         self.optimizer = optimizer
         self.maxGradNorm = maxGradNorm
         self.microBatchTokens = microBatchTokens
         self.recomputeActivations = recomputeActivations
+        self.referenceInBFloat16 = referenceInBFloat16
     }
 
     enum CodingKeys: String, CodingKey {
-        case loss, optimizer, maxGradNorm, microBatchTokens, recomputeActivations
+        case loss, optimizer, maxGradNorm, microBatchTokens, recomputeActivations, referenceInBFloat16
     }
 
     /// Settings saved before a field existed (older checkpoints) take that field's default.
@@ -71,6 +76,7 @@ public struct TrainerSettings: Codable, Sendable, Equatable {
         maxGradNorm = try c.decodeIfPresent(Double.self, forKey: .maxGradNorm) ?? defaults.maxGradNorm
         microBatchTokens = try c.decodeIfPresent(Int.self, forKey: .microBatchTokens) ?? defaults.microBatchTokens
         recomputeActivations = try c.decodeIfPresent(Bool.self, forKey: .recomputeActivations) ?? defaults.recomputeActivations
+        referenceInBFloat16 = try c.decodeIfPresent(Bool.self, forKey: .referenceInBFloat16) ?? defaults.referenceInBFloat16
     }
 }
 
@@ -147,10 +153,31 @@ public final class PolicyTrainer {
     /// LoRA the reference is the frozen base, which never moves: nothing to do.
     public func resetReference() throws {
         guard !referenceIsBase else { return }
-        let ref = try reference ?? DecoderModel(config: model.config)
-        ref.parameters.copy(from: model.parameters)
-        ref.logitBudget = model.logitBudget
-        reference = ref
+        if settings.referenceInBFloat16 {
+            reference = nil  // released before the new one is made
+            reference = try DecoderModel.frozenBFloat16(config: model.config, weights: BF16Weights(model.parameters))
+        } else {
+            let ref = try (reference?.bf16Parameters == nil ? reference : nil) ?? DecoderModel(config: model.config)
+            ref.parameters.copy(from: model.parameters)
+            reference = ref
+        }
+        reference?.logitBudget = model.logitBudget
+    }
+
+    /// Holds a frozen reference as the settings ask: converting it to BF16 rounds its weights; converting back
+    /// keeps the rounded values.
+    private func matchReferenceStorage() throws {
+        guard let ref = reference else { return }
+        if settings.referenceInBFloat16 && ref.bf16Parameters == nil {
+            let weights = BF16Weights(ref.parameters)
+            reference = nil
+            reference = try DecoderModel.frozenBFloat16(config: model.config, weights: weights)
+        } else if !settings.referenceInBFloat16, let weights = ref.bf16Parameters {
+            let widened = try DecoderModel(config: model.config)
+            weights.widen(0..<weights.count, into: widened.parameters.base)
+            reference = widened
+        }
+        reference?.logitBudget = model.logitBudget
     }
 
     /// Replaces the reference with given weights (checkpoint restore).
@@ -164,6 +191,11 @@ public final class PolicyTrainer {
         reference = ref
     }
 
+    /// Replaces the reference with BF16-held weights (checkpoint restore).
+    func setReference(bf16 weights: BF16Weights) throws {
+        reference = try DecoderModel.frozenBFloat16(config: model.config, weights: weights)
+    }
+
     // MARK: GRPO
 
     /// One GRPO optimizer step over `samples` (whole groups: advantages are computed within the batch).
@@ -174,6 +206,7 @@ public final class PolicyTrainer {
         let weights = aggregationWeights(settings.loss.aggregation, lengths: samples.map { $0.response.count })
         let needsReference = settings.loss.klPenalty != nil && samples.contains { $0.refLogProbs == nil }
         if needsReference && !hasReference { try resetReference() }
+        try matchReferenceStorage()
 
         applyMemorySettings()
         var metrics = StepMetrics()
