@@ -16,6 +16,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 import urllib.request
 
@@ -60,6 +61,16 @@ def measure(args, proc, load_s, base, vocab):
                 "reward": float(i % 2), "group": i // 4} for i in range(args.sequences)]
     settings = {"learning_rate": 1e-6}
     settings.update(json.loads(args.settings))
+    # VmHWM also counts the checkpoint file mapped during loading (file pages, reclaimable); the anonymous
+    # memory's peak during the step is sampled alongside.
+    anon_peak = [status_kb(proc.pid, "RssAnon")]
+    stop = threading.Event()
+
+    def sample_anon():
+        while not stop.wait(0.1):
+            anon_peak[0] = max(anon_peak[0], status_kb(proc.pid, "RssAnon"))
+    sampler = threading.Thread(target=sample_anon, daemon=True)
+    sampler.start()
     t1 = time.time()
     try:
         result = post(base + "/v1/train/grpo", {"samples": samples, "settings": settings}, timeout=3600)
@@ -69,6 +80,8 @@ def measure(args, proc, load_s, base, vocab):
     except Exception as e:  # the service died (e.g. OOM-killed)
         result, error = None, f"{type(e).__name__}: {e}"
     step_s = time.time() - t1
+    stop.set()
+    sampler.join()
     alive = proc.poll() is None
     peak = status_kb(proc.pid, "VmHWM") if alive else None
     tokens = args.sequences * (args.prompt + args.response)
@@ -77,7 +90,7 @@ def measure(args, proc, load_s, base, vocab):
         with urllib.request.urlopen(base + "/v1/model", timeout=60) as r:
             plan = json.loads(r.read()).get("memory")
     print(json.dumps({"settings": settings, "load_s": round(load_s, 1), "rss_after_load_gb": round(after_load / 2**20, 2),
-                      "peak_gb": round(peak / 2**20, 2) if peak else None, "step_s": round(step_s, 1),
+                      "peak_gb": round(peak / 2**20, 2) if peak else None, "peak_anon_gb": round(anon_peak[0] / 2**20, 2), "step_s": round(step_s, 1),
                       "tokens_per_s": round(tokens / step_s, 1), "alive": alive, "error": error,
                       "memory_limit": args.memory_limit, "serve_args": args.serve_args, "plan": plan}))
 

@@ -121,7 +121,19 @@ public struct SafetensorsFile: Sendable {
             case .f64:
                 for i in 0..<n { destination[i] = Float(src.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
             }
+            Self.pageOut(src, bytes: n * e.dtype.size)
         }
+    }
+
+    /// Asks the kernel to reclaim the mapped file pages wholly inside `bytes` at `start`, now that they are read: a
+    /// checkpoint read tensor by tensor then never holds the whole file resident beside the weights (at 1.7B a
+    /// 3.4 GB BF16 file). MADV_PAGEOUT loses nothing: file pages are read again if touched, and anonymous ones (a
+    /// file that was not mapped) can only be swapped out.
+    static func pageOut(_ start: UnsafeRawPointer, bytes: Int) {
+        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (UInt(bitPattern: start) + page - 1) / page * page, hi = (UInt(bitPattern: start) + UInt(bytes)) / page * page
+        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(p, Int(hi - lo), 21)  // MADV_PAGEOUT (Linux 5.4+; the headers here may not name it)
     }
 
     public func floats(_ name: String) throws -> [Float] {
