@@ -32,6 +32,8 @@ public final class DecoderModel {
     /// forward again just before its backward. Activation memory drops from every layer's to one layer's plus
     /// the layer inputs, for about one more forward pass of compute; the gradients are the same bits.
     public var recomputeActivations = false
+    /// When set, `forwardCached` adds the time of each of its parts here (a benchmark's profile).
+    public var decodeProfile: DecodeProfile?
 
     var rope: RoPETable
     /// The layer definition every layer runs (sizes and architecture).

@@ -1,3 +1,4 @@
+import Foundation
 import RZTensor
 
 /// Keys and values of every layer for a fixed number of sequence slots, each up to `capacity` tokens.
@@ -103,10 +104,20 @@ extension DecoderModel {
         let maxRows = counts.max() ?? 1
         rope.ensure(positions: maxKeys)
 
+        let profile = decodeProfile
+        var clock = profile?.now() ?? 0
+        /// Adds the time since the last mark to `part` (only while a profile is being taken).
+        func mark(_ part: WritableKeyPath<DecodeProfile.Parts, Double>) {
+            guard let profile else { return }
+            let t = profile.now()
+            profile.parts[keyPath: part] += Double(t - clock) * 1e-9
+            clock = t
+        }
         let x = FloatBuffer(count: R * C), ln = FloatBuffer(count: R * C), rstd = FloatBuffer(count: R * NH)
         let q = FloatBuffer(count: R * QD), k = FloatBuffer(count: R * KD), v = FloatBuffer(count: R * KD)
         let att = FloatBuffer(count: R * QD), gate = FloatBuffer(count: R * F), up = FloatBuffer(count: R * F)
         let scores = FloatBuffer(count: Parallelism.workers * maxRows * maxKeys)
+        mark(\.buffers)
         ids.withUnsafeBufferPointer { idBuf in
             positions.withUnsafeBufferPointer { posBuf in
                 rope.cos.withUnsafeBufferPointer { cosBuf in
@@ -115,6 +126,7 @@ extension DecoderModel {
                             let sin = sinBuf.baseAddress
                         else { return }
                         embeddingForward(out: x.base, ids: idp, table: W + layout.embed, N: R, C: C)
+                        mark(\.embedding)
                         let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
                         // No backward follows: the projections are normed in place and ln, rstd and gate are reused.
                         let attBuffers = AttentionBuffers(ln: ln.base, rstd: rstd.base, qRaw: q.base, kRaw: k.base, q: q.base,
@@ -123,12 +135,14 @@ extension DecoderModel {
                         for l in 0..<config.numLayers {
                             let w = layerWeights(l, rows: R)
                             block.attentionInputForward(w, x: x.base, attBuffers, N: R, rotary: rotary)
+                            mark(\.qkv)
                             for (i, s) in slots.enumerated() {
                                 let cache = caches[i]
                                 let dst = (s * cache.capacity + cache.lengths[s]) * KD
                                 (cache.keys[l].base + dst).update(from: k.base + rowStart[i] * KD, count: counts[i] * KD)
                                 (cache.values[l].base + dst).update(from: v.base + rowStart[i] * KD, count: counts[i] * KD)
                             }
+                            mark(\.cacheWrite)
                             let scale = 1 / Float(HD).squareRoot()
                             parallelChunks(slots.count * NKV) { range, worker in
                                 let sc = scores.base + worker * maxRows * maxKeys
@@ -147,8 +161,11 @@ extension DecoderModel {
                                     }
                                 }
                             }
+                            mark(\.attention)
                             block.attentionOutputForward(w, x: x.base, att: att.base, out: x.base, projection: ln.base, N: R)
+                            mark(\.output)
                             block.mlpForward(w, x: x.base, mlpBuffers, out: x.base, N: R)
+                            mark(\.mlp)
                         }
                     }
                 }
@@ -162,9 +179,45 @@ extension DecoderModel {
         rmsNormForward(out: sel.base, rstd: rstd.base, inp: sel.base, weight: W + layout.finalNorm, N: wanted.count, C: C, eps: eps)
         let logits = FloatBuffer(count: wanted.count * V)
         linearForward(out: logits.base, inp: sel.base, weight: W + layout.lmHead, N: wanted.count, inF: C, outF: V)
+        mark(\.head)
+        defer { mark(\.copyOut) }
         if allLogits {
             return counts.indices.map { i in Array(UnsafeBufferPointer(start: logits.base + rowStart[i] * V, count: counts[i] * V)) }
         }
         return wanted.indices.map { j in Array(UnsafeBufferPointer(start: logits.base + j * V, count: V)) }
+    }
+}
+
+
+/// Where the time of `forwardCached` goes, accumulated over calls while `DecoderModel.decodeProfile` is set
+/// (`rzero bench decode-profile`). Seconds per part; the parts are consecutive, so they add up to the calls' time.
+public final class DecodeProfile {
+    public struct Parts: Codable, Sendable {
+        /// Per-call scratch buffers (allocated and zeroed every call).
+        public var buffers = 0.0
+        public var embedding = 0.0
+        /// ln1, the q/k/v projections (and adapters), q/k norms, rotation.
+        public var qkv = 0.0
+        /// Copying the new keys and values into the slots' caches.
+        public var cacheWrite = 0.0
+        /// Scores, softmax and the weighted sum over each slot's cache.
+        public var attention = 0.0
+        /// The o projection and the residual.
+        public var output = 0.0
+        /// ln2, gate, up, SiLU, down and the residual.
+        public var mlp = 0.0
+        /// The final norm of the rows whose logits are wanted, and the LM head.
+        public var head = 0.0
+        /// Copying the logits out into arrays.
+        public var copyOut = 0.0
+    }
+
+    public var parts = Parts()
+    public init() {}
+
+    func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 }

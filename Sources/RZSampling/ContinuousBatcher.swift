@@ -91,16 +91,21 @@ public final class ContinuousBatcher {
     /// per prompt, its n generations.
     public func step() throws -> [(id: Int, generations: [[Generation]])] {
         try prefill()
-        var decode: [CachedStep] = []
-        var owners: [(Request, Int)] = []
+        var waiting: [(request: Request, slot: Int, logits: [Float])] = []
         for r in requests {
             for slot in r.pending.indices {
                 guard let logits = r.pending[slot] else { continue }
                 r.pending[slot] = nil
-                if let token = sampleAndCheck(r, slot: slot, logits: logits) {
-                    decode.append(CachedStep(cache: r.cache, slot: slot, tokens: [token]))
-                    owners.append((r, slot))
-                }
+                waiting.append((r, slot, logits))
+            }
+        }
+        let drawn = draw(waiting)
+        var decode: [CachedStep] = []
+        var owners: [(Request, Int)] = []
+        for (i, w) in waiting.enumerated() {
+            if let token = record(drawn[i], w.request, slot: w.slot) {
+                decode.append(CachedStep(cache: w.request.cache, slot: w.slot, tokens: [token]))
+                owners.append((w.request, w.slot))
             }
         }
         if !decode.isEmpty {
@@ -139,16 +144,43 @@ public final class ContinuousBatcher {
         }
     }
 
-    /// Samples the slot's next token and records it; returns the token if the sample continues.
-    private func sampleAndCheck(_ r: Request, slot: Int, logits: [Float]) -> Int32? {
+    /// One row's draw: the token, its log-probability under the model, and under the distribution it was drawn from.
+    struct Draw {
+        var token: Int32 = 0
+        var logprob: Float = 0
+        var samplingLogprob: Float = 0
+    }
+
+    /// Draws every waiting row's next token, the rows spread over the workers: each slot has its own generator
+    /// and rows share nothing, so the draws are exactly those of one row at a time, in any order.
+    private func draw(_ waiting: [(request: Request, slot: Int, logits: [Float])]) -> [Draw] {
         let V = model.config.vocabSize
-        let (token, samplingLogprob) = logits.withUnsafeBufferPointer { buf -> (Int32, Float) in
-            guard let base = buf.baseAddress else { return (0, 0) }
-            return r.sampler.sample(logits: base, vocabularySize: V, rng: &r.rngs[slot])
+        var rngs = waiting.map { $0.request.rngs[$0.slot] }
+        let samplers = waiting.map { $0.request.sampler }
+        var drawn = [Draw](repeating: Draw(), count: waiting.count)
+        rngs.withUnsafeMutableBufferPointer { rng in
+            drawn.withUnsafeMutableBufferPointer { out in
+                parallelChunks(waiting.count) { range, _ in
+                    for i in range {
+                        waiting[i].logits.withUnsafeBufferPointer { buf in
+                            guard let base = buf.baseAddress else { return }
+                            let (token, samplingLogprob) = samplers[i].sample(logits: base, vocabularySize: V, rng: &rng[i])
+                            out[i] = Draw(token: token, logprob: logSoftmaxAt(waiting[i].logits, Int(token)), samplingLogprob: samplingLogprob)
+                        }
+                    }
+                }
+            }
         }
+        for (i, w) in waiting.enumerated() { w.request.rngs[w.slot] = rngs[i] }
+        return drawn
+    }
+
+    /// Records the slot's drawn token; returns it if the sample continues.
+    private func record(_ d: Draw, _ r: Request, slot: Int) -> Int32? {
+        let token = d.token
         r.results[slot].tokens.append(token)
-        r.results[slot].logprobs.append(logSoftmaxAt(logits, Int(token)))
-        r.results[slot].samplingLogprobs?.append(samplingLogprob)
+        r.results[slot].logprobs.append(d.logprob)
+        r.results[slot].samplingLogprobs?.append(d.samplingLogprob)
         var stop = false
         if r.stopTokens.contains(token) {
             r.results[slot].finishReason = .stop

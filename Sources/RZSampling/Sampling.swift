@@ -109,9 +109,17 @@ public struct TemperatureSampler: LogitSampler {
             let last = (0..<V).last(where: { probs[$0] > 0 }) ?? 0
             return (Int32(last), Float(Foundation.log(probs[last] / z)))
         }
-        // Candidates in descending probability (ties: lower id first), cut by k, then by p.
-        var order = Array(0..<V)
-        order.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+        // Candidates in descending probability (ties: lower id first), cut by k, then by p. With top-k only the
+        // k best are ranked (a bounded heap, one pass over V); they are the same k, in the same order, as the
+        // first k of a full sort, so the draw is the same.
+        func ranksBefore(_ a: Int, _ b: Int) -> Bool { probs[a] > probs[b] || (probs[a] == probs[b] && a < b) }
+        var order: [Int]
+        if topK > 0 && topK < V {
+            order = Self.best(topK, of: V, ranksBefore: ranksBefore)
+        } else {
+            order = Array(0..<V)
+            order.sort(by: ranksBefore)
+        }
         var keep = topK > 0 ? min(topK, V) : V
         if topP < 1 {
             // transformers applies top-p to the top-k survivors, renormalised.
@@ -133,5 +141,39 @@ public struct TemperatureSampler: LogitSampler {
         }
         let last = order[keep - 1]
         return (Int32(last), Float(Foundation.log(probs[last] / mass)))
+    }
+
+    /// The `k` of `0..<n` that rank first, in rank order: a heap of the best so far whose root is the worst of
+    /// them, replaced whenever a candidate ranks before it.
+    public static func best(_ k: Int, of n: Int, ranksBefore: (Int, Int) -> Bool) -> [Int] {
+        var heap: [Int] = []
+        heap.reserveCapacity(k)
+        // `ranksBefore(heap[parent], heap[child])` never holds: each parent ranks after its children.
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var worst = i
+                if l < heap.count && ranksBefore(heap[worst], heap[l]) { worst = l }
+                if r < heap.count && ranksBefore(heap[worst], heap[r]) { worst = r }
+                if worst == i { return }
+                heap.swapAt(i, worst)
+                i = worst
+            }
+        }
+        for v in 0..<n {
+            if heap.count < k {
+                heap.append(v)
+                var i = heap.count - 1
+                while i > 0 && ranksBefore(heap[(i - 1) / 2], heap[i]) {
+                    heap.swapAt(i, (i - 1) / 2)
+                    i = (i - 1) / 2
+                }
+            } else if ranksBefore(v, heap[0]) {
+                heap[0] = v
+                siftDown(0)
+            }
+        }
+        return heap.sorted(by: ranksBefore)
     }
 }

@@ -8,7 +8,7 @@ import RZTraining
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
-        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, GenerateBench.self, RewardsBench.self])
+        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, GenerateBench.self, DecodeProfileBench.self, RewardsBench.self])
 }
 
 /// The two model sizes the engine is benchmarked on (issue 2).
@@ -186,5 +186,64 @@ struct GenerateBench: ParsableCommand {
         }
         try printJSON(Out(model: folder ?? model.rawValue, samples: prompts * n, batched_tokens_per_s: Double(batchTokens) / batchSeconds,
                           single_sequence_tokens_per_s: Double(singleTokens) / singleSeconds))
+    }
+}
+
+struct DecodeProfileBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode-profile",
+        abstract: "Where a decode step's time goes at S parallel sequences; prints one JSON line per S.",
+        discussion: """
+            For each S: prompts of --prompt-length random tokens, S/8 prompts × n 8 (S < 8: S × n 1), sampled at \
+            temperature 1 through the same generate() the services use. One run generates 1 token (prefill), one \
+            generates --max-tokens; their difference is --max-tokens − 1 decode steps, split by the model's parts \
+            (DecodeProfile) and the rest (sampling from the logits and the batcher's bookkeeping).
+            """)
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Hugging Face model folder (e.g. a Qwen3-0.6B-shaped one from make scale-check).") var folder: String
+    @Option(help: "Parallel sequences, comma-separated.") var parallel = "1,8,64,256"
+    @Option(help: "Prompt tokens.") var promptLength = 32
+    @Option(help: "New tokens per sequence.") var maxTokens = 17
+    @Option(help: "Sampling top-k (0: off; the loop's votes use 40).") var topK = 0
+    @Option(help: "Sampling top-p (1: off).") var topP = 1.0
+
+    func run() throws {
+        compute.apply()
+        let m: DecoderModel
+        do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
+        var rng = SeededRandom(seed: 4)
+        let V = UInt64(m.config.vocabSize)
+        struct Out: Encodable {
+            let parallel: Int
+            let decodeTokensPerSecond: Double
+            let msPerDecodeStep: Double
+            /// Milliseconds per decode step by part; `samplingAndBookkeeping` is what the model did not spend.
+            let parts: [String: Double]
+        }
+        // Warm-up (thread pool, first-touch of weights), so that the first measured prefill is not inflated.
+        _ = try generate(model: m, prompts: [[1, 2, 3]], parameters: SamplingParameters(maxTokens: 4, seed: 1))
+        for S in parallel.split(separator: ",").compactMap({ Int($0) }) where S > 0 {
+            let n = min(S, 8), prompts = max(1, S / n)
+            let ps = (0..<prompts).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % V) } }
+            func profiled(_ tokens: Int) throws -> (seconds: Double, parts: DecodeProfile.Parts) {
+                let profile = DecodeProfile()
+                m.decodeProfile = profile
+                defer { m.decodeProfile = nil }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try generate(model: m, prompts: ps, parameters: SamplingParameters(temperature: 1, topP: topP, topK: topK,
+                                                                                         maxTokens: tokens, n: n, seed: 1))
+                return (Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, profile.parts)
+            }
+            let prefill = try profiled(1), full = try profiled(maxTokens)
+            let steps = Double(maxTokens - 1)
+            let seconds = full.seconds - prefill.seconds
+            var parts: [String: Double] = [:]
+            let a = try JSONSerialization.jsonObject(with: JSONEncoder().encode(full.parts)) as? [String: Double] ?? [:]
+            let b = try JSONSerialization.jsonObject(with: JSONEncoder().encode(prefill.parts)) as? [String: Double] ?? [:]
+            for (k, v) in a { parts[k] = (v - (b[k] ?? 0)) / steps * 1000 }
+            parts["samplingAndBookkeeping"] = (seconds / steps * 1000) - parts.values.reduce(0, +)
+            try printJSON(Out(parallel: prompts * n, decodeTokensPerSecond: Double(prompts * n) * steps / seconds,
+                              msPerDecodeStep: seconds / steps * 1000, parts: parts.mapValues { ($0 * 100).rounded() / 100 }))
+        }
     }
 }

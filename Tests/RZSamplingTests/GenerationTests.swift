@@ -188,3 +188,48 @@ struct SamplerTests {
         #expect(r.token == 0 && r.logprob == 0)
     }
 }
+
+@Suite("Top-k without a full sort")
+struct TopKSelectionTests {
+    @Test("the heap selection gives exactly the first k of a full sort, ties by lower id", arguments: [1, 2, 5, 40, 299, 300])
+    func bestMatchesSort(k: Int) {
+        var rng = SeededRandom(seed: UInt64(k))
+        // Few distinct values, so ties are everywhere.
+        let probs = (0..<300).map { _ in Double(rng.next() % 7) / 7 }
+        func before(_ a: Int, _ b: Int) -> Bool { probs[a] > probs[b] || (probs[a] == probs[b] && a < b) }
+        #expect(TemperatureSampler.best(k, of: probs.count, ranksBefore: before) == Array(Array(0..<300).sorted(by: before).prefix(k)))
+    }
+
+    @Test("sampling with top-k draws what the full-sort sampler drew (same generator, same tokens and log-probs)")
+    func samplerUnchanged() {
+        // A reference draw with a full sort, written out here: softmax, the k best by sort, renormalise, draw.
+        var rng = SeededRandom(seed: 9)
+        let V = 5000
+        let logits = (0..<V).map { _ in Float(rng.nextNormal() * 3) }
+        for k in [1, 7, 40] {
+            var a = SeededRandom(seed: UInt64(k)), b = SeededRandom(seed: UInt64(k))
+            let sampler = TemperatureSampler(temperature: 0.7, topK: k, topP: 0.9)
+            for _ in 0..<50 {
+                let got = logits.withUnsafeBufferPointer { sampler.sample(logits: $0.baseAddress!, vocabularySize: V, rng: &a) }
+                let maxv = logits.map { Double($0) / 0.7 }.max()!
+                let probs = logits.map { Foundation.exp(Double($0) / 0.7 - maxv) }
+                let order = Array(0..<V).sorted { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
+                let massK = order[0..<k].reduce(0.0) { $0 + probs[$1] }
+                var above = 0.0, keep = 0
+                for j in 0..<k {
+                    if j > 0 && above >= 0.9 * massK { break }
+                    above += probs[order[j]]
+                    keep += 1
+                }
+                let mass = order[0..<keep].reduce(0.0) { $0 + probs[$1] }
+                var u = b.nextUniformDouble() * mass
+                var want = order[keep - 1]
+                for j in 0..<keep {
+                    u -= probs[order[j]]
+                    if u < 0 { want = order[j]; break }
+                }
+                #expect(got.token == Int32(want) && got.logprob == Float(Foundation.log(probs[want] / mass)), "k \(k)")
+            }
+        }
+    }
+}
