@@ -10,13 +10,13 @@ difference in per-token log-probabilities; exits 1 when it exceeds --tolerance. 
 """
 import argparse
 import json
-import random
-import subprocess
 import sys
 
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
+
+from check_export import max_logprob_difference
 
 
 def main():
@@ -29,17 +29,7 @@ def main():
     base_path = json.load(open(args.adapter + "/adapter_config.json"))["base_model_name_or_path"]
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, args.adapter).eval()
-    vocab = base.config.vocab_size
-    rng = random.Random(7)
-    worst = 0.0
-    for n in map(int, args.lengths.split(",")):
-        ids = [rng.randrange(vocab) for _ in range(n)]
-        with torch.no_grad():
-            logits = model(input_ids=torch.tensor([ids])).logits[0].double()
-        ref = torch.log_softmax(logits, -1)[:-1].gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
-        out = subprocess.run([args.rzero, "score", "--model", args.adapter, "--ids", ",".join(map(str, ids))],
-                             check=True, capture_output=True, text=True).stdout
-        worst = max(worst, (torch.tensor(json.loads(out)["logprobs"], dtype=torch.float64) - ref).abs().max().item())
+    worst = max_logprob_difference(model, args.rzero, args.adapter, map(int, args.lengths.split(",")))
     ok = worst <= args.tolerance
     print(json.dumps({"adapter": args.adapter, "base": base_path, "max_abs_logprob_diff": worst, "ok": ok}))
     sys.exit(0 if ok else 1)
