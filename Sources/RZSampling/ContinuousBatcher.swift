@@ -164,8 +164,9 @@ public final class ContinuousBatcher {
                     for i in range {
                         waiting[i].logits.withUnsafeBufferPointer { buf in
                             guard let base = buf.baseAddress else { return }
-                            let (token, samplingLogprob) = samplers[i].sample(logits: base, vocabularySize: V, rng: &rng[i])
-                            out[i] = Draw(token: token, logprob: logSoftmaxAt(waiting[i].logits, Int(token)), samplingLogprob: samplingLogprob)
+                            let d = samplers[i].sampleWithModelLogprob(logits: base, vocabularySize: V, rng: &rng[i])
+                            out[i] = Draw(token: d.token, logprob: d.modelLogprob ?? logSoftmaxAt(waiting[i].logits, Int(d.token)),
+                                          samplingLogprob: d.logprob)
                         }
                     }
                 }

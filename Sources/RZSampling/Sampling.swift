@@ -62,6 +62,19 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible, Sendable {
 /// was drawn from (after temperature and truncation).
 public protocol LogitSampler: Sendable {
     func sample(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom) -> (token: Int32, logprob: Float)
+    /// The same draw, plus the token's log-probability under the model (log softmax of the logits), when the
+    /// sampler's own pass over the logits already gives it; nil when it does not.
+    func sampleWithModelLogprob(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom)
+        -> (token: Int32, logprob: Float, modelLogprob: Float?)
+}
+
+extension LogitSampler {
+    public func sampleWithModelLogprob(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom)
+        -> (token: Int32, logprob: Float, modelLogprob: Float?)
+    {
+        let (token, logprob) = sample(logits: logits, vocabularySize: V, rng: &rng)
+        return (token, logprob, nil)
+    }
 }
 
 /// Argmax; the lowest id wins ties. Its distribution is a point mass, so the log-probability is 0.
@@ -89,6 +102,24 @@ public struct TemperatureSampler: LogitSampler {
     }
 
     public func sample(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom) -> (token: Int32, logprob: Float) {
+        let d = sampleWithModelLogprob(logits: logits, vocabularySize: V, rng: &rng)
+        return (d.token, d.logprob)
+    }
+
+    /// At temperature 1 the draw's softmax is the model's, so its maximum and normaliser give the token's model
+    /// log-probability, computed as `logSoftmaxAt` computes it (the same bits) without a second pass over V.
+    public func sampleWithModelLogprob(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom)
+        -> (token: Int32, logprob: Float, modelLogprob: Float?)
+    {
+        let (token, logprob, maxv, z) = draw(logits: logits, vocabularySize: V, rng: &rng)
+        let model: Float? = temperature == 1 ? Float(Double(logits[Int(token)]) - maxv - Foundation.log(z)) : nil
+        return (token, logprob, model)
+    }
+
+    /// The draw, with the softmax's maximum and normaliser (of logits / T).
+    private func draw(logits: UnsafePointer<Float>, vocabularySize V: Int, rng: inout SeededRandom)
+        -> (token: Int32, logprob: Float, maxv: Double, z: Double)
+    {
         let invT = 1 / temperature
         var maxv = -Double.infinity
         for v in 0..<V { maxv = max(maxv, Double(logits[v]) * invT) }
@@ -104,10 +135,10 @@ public struct TemperatureSampler: LogitSampler {
             var u = rng.nextUniformDouble() * z
             for v in 0..<V {
                 u -= probs[v]
-                if u < 0 { return (Int32(v), Float(Foundation.log(probs[v] / z))) }
+                if u < 0 { return (Int32(v), Float(Foundation.log(probs[v] / z)), maxv, z) }
             }
             let last = (0..<V).last(where: { probs[$0] > 0 }) ?? 0
-            return (Int32(last), Float(Foundation.log(probs[last] / z)))
+            return (Int32(last), Float(Foundation.log(probs[last] / z)), maxv, z)
         }
         // Candidates in descending probability (ties: lower id first), cut by k, then by p. With top-k only the
         // k best are ranked (a bounded heap, one pass over V); they are the same k, in the same order, as the
@@ -137,10 +168,10 @@ public struct TemperatureSampler: LogitSampler {
         var u = rng.nextUniformDouble() * mass
         for j in 0..<keep {
             u -= probs[order[j]]
-            if u < 0 { return (Int32(order[j]), Float(Foundation.log(probs[order[j]] / mass))) }
+            if u < 0 { return (Int32(order[j]), Float(Foundation.log(probs[order[j]] / mass)), maxv, z) }
         }
         let last = order[keep - 1]
-        return (Int32(last), Float(Foundation.log(probs[last] / mass)))
+        return (Int32(last), Float(Foundation.log(probs[last] / mass)), maxv, z)
     }
 
     /// The `k` of `0..<n` that rank first, in rank order: a heap of the best so far whose root is the worst of

@@ -233,3 +233,33 @@ struct TopKSelectionTests {
         }
     }
 }
+
+@Suite("The draw gives the model log-probability at temperature 1")
+struct ModelLogprobFromDrawTests {
+    @Test("at T = 1 it is log-softmax computed as before (same bits); at other temperatures there is none",
+          arguments: [(0, 1.0), (40, 1.0), (0, 0.9), (5, 0.5)])
+    func sameBits(topK: Int, topP: Double) {
+        var gen = SeededRandom(seed: 3)
+        let V = 3000
+        let logits = (0..<V).map { _ in Float(gen.nextNormal() * 2) }
+        var maxv = -Double.infinity
+        for x in logits { maxv = max(maxv, Double(x)) }
+        var z = 0.0
+        for x in logits { z += Foundation.exp(Double(x) - maxv) }
+        var rng = SeededRandom(seed: 11), plain = SeededRandom(seed: 11)
+        for _ in 0..<20 {
+            let d = logits.withUnsafeBufferPointer {
+                TemperatureSampler(temperature: 1, topK: topK, topP: topP).sampleWithModelLogprob(logits: $0.baseAddress!, vocabularySize: V, rng: &rng)
+            }
+            let s = logits.withUnsafeBufferPointer {
+                TemperatureSampler(temperature: 1, topK: topK, topP: topP).sample(logits: $0.baseAddress!, vocabularySize: V, rng: &plain)
+            }
+            #expect(d.token == s.token && d.logprob == s.logprob)
+            #expect(d.modelLogprob == Float(Double(logits[Int(d.token)]) - maxv - Foundation.log(z)))
+        }
+        let hot = logits.withUnsafeBufferPointer {
+            TemperatureSampler(temperature: 0.7, topK: topK, topP: topP).sampleWithModelLogprob(logits: $0.baseAddress!, vocabularySize: V, rng: &rng)
+        }
+        #expect(hot.modelLogprob == nil)
+    }
+}
