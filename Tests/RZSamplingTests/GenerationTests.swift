@@ -200,15 +200,31 @@ struct TopKSelectionTests {
         #expect(TemperatureSampler.best(k, of: probs.count, ranksBefore: before) == Array(Array(0..<300).sorted(by: before).prefix(k)))
     }
 
+    @Test("the radix ranking is the comparison sort's order (ties by lower id, zeros, the values a softmax gives)")
+    func rankedMatchesSort() {
+        var rng = SeededRandom(seed: 21)
+        let cases: [[Double]] = [
+            (0..<500).map { _ in Double(rng.next() % 5) / 4 },
+            (0..<20000).map { _ in Foundation.exp(rng.nextNormal() * 4 - 8) },
+            (0..<3000).map { i in i % 3 == 0 ? 0 : Foundation.exp(-Double(i % 97)) },
+            [0.5], [],
+        ]
+        for probs in cases {
+            func before(_ a: Int, _ b: Int) -> Bool { probs[a] > probs[b] || (probs[a] == probs[b] && a < b) }
+            #expect(TemperatureSampler.ranked(probs) == Array(0..<probs.count).sorted(by: before), "n \(probs.count)")
+        }
+    }
+
     @Test("sampling with top-k draws what the full-sort sampler drew (same generator, same tokens and log-probs)")
     func samplerUnchanged() {
         // A reference draw with a full sort, written out here: softmax, the k best by sort, renormalise, draw.
         var rng = SeededRandom(seed: 9)
         let V = 5000
         let logits = (0..<V).map { _ in Float(rng.nextNormal() * 3) }
-        for k in [1, 7, 40] {
+        for k in [1, 7, 40, V] {
             var a = SeededRandom(seed: UInt64(k)), b = SeededRandom(seed: UInt64(k))
-            let sampler = TemperatureSampler(temperature: 0.7, topK: k, topP: 0.9)
+            // k = V: no top-k, so top-p ranks the whole vocabulary (the radix path).
+            let sampler = TemperatureSampler(temperature: 0.7, topK: k == V ? 0 : k, topP: 0.9)
             for _ in 0..<50 {
                 let got = logits.withUnsafeBufferPointer { sampler.sample(logits: $0.baseAddress!, vocabularySize: V, rng: &a) }
                 let maxv = logits.map { Double($0) / 0.7 }.max()!
