@@ -310,13 +310,12 @@ public final class Coordinator {
     }
 
     private func checkpoint(_ role: WorkUnit.Role, name: String, iteration: Int) async throws {
-        let step = try await trainer(role).saveCheckpoint(name)
+        let (step, size) = try await trainer(role).saveCheckpoint(name)
         guard step == steps(role) else {
             throw ServiceChanged(service: trainer(role).name, detail: "saved \(name) at step \(step), expected \(steps(role))")
         }
-        let size = try? await trainer(role).checkpointSizes()[name]
         state.checkpoints.removeAll { $0.name == name }
-        state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration, sizeBytes: size ?? nil))
+        state.checkpoints.append(CheckpointRecord(role: role.rawValue, name: name, step: step, iteration: iteration, sizeBytes: size))
         publishDisk()
     }
 

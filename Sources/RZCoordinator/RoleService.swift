@@ -119,10 +119,13 @@ public struct RoleService: Sendable {
         }
     }
 
-    /// Saves weights, optimizer state and reference under `name`, replacing an older save.
-    public func saveCheckpoint(_ name: String) async throws -> Int {
+    /// Saves weights, optimizer state and reference under `name`, replacing an older save; returns the step
+    /// saved and the checkpoint's size on disk, when the service reports it.
+    public func saveCheckpoint(_ name: String) async throws -> (step: Int, bytes: Int?) {
         switch try await client.saveCheckpoint(body: .json(.init(name: name, overwrite: true))) {
-        case .created(let c): return try c.body.json.step
+        case .created(let c):
+            let saved = try c.body.json
+            return (saved.step, saved.sizeBytes.map { Int($0) })
         case .badRequest(let e): throw rejected("saveCheckpoint", describe(e.body))
         case .unauthorized: throw rejected("saveCheckpoint", "unauthorized (set the bearer token)")
         case .undocumented(let status, _): throw rejected("saveCheckpoint", "HTTP \(status)")
@@ -151,17 +154,6 @@ public struct RoleService: Sendable {
         case .unauthorized: throw rejected("deleteCheckpoint", "unauthorized (set the bearer token)")
         case .undocumented(let status, _): throw rejected("deleteCheckpoint", "HTTP \(status)")
         default: throw rejected("deleteCheckpoint", "server error")
-        }
-    }
-
-    /// The service's checkpoints by name, with their sizes on disk.
-    public func checkpointSizes() async throws -> [String: Int] {
-        switch try await client.listCheckpoints() {
-        case .ok(let ok):
-            return Dictionary(try ok.body.json.checkpoints.map { ($0.name, Int($0.sizeBytes ?? 0)) }, uniquingKeysWith: { a, _ in a })
-        case .unauthorized: throw rejected("listCheckpoints", "unauthorized (set the bearer token)")
-        case .undocumented(let status, _): throw rejected("listCheckpoints", "HTTP \(status)")
-        default: throw rejected("listCheckpoints", "server error")
         }
     }
 

@@ -249,7 +249,8 @@ final class Engine {
         try TrainerCheckpoint.save(trainer, to: checkpointsDir + "/" + name,
                                    metadata: ["model_version": String(modelVersion), "reference_version": referenceVersion.map(String.init) ?? ""],
                                    companionFiles: companionFiles, baseModel: baseModelDir)
-        return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step)
+        return CheckpointInfo(name: name, modelVersion: modelVersion, step: trainer.optimizer.step,
+                              sizeBytes: AtomicFolder.size(checkpointsDir + "/" + name))
     }
 
     /// After the weights were replaced from outside (a replica adopting its trainer's weights): take the
@@ -309,11 +310,11 @@ final class Engine {
         if !overwrite && FileManager.default.fileExists(atPath: dir) {
             throw HostError.alreadyExists("an export named \(name) exists; send overwrite: true to replace it")
         }
+        let written: String
         do {
-            try ModelExport.write(model, to: dir, dtype: dtype, companionFiles: companionFiles,
-                                  metadata: ["model_version": String(modelVersion)])
+            written = try ModelExport.write(model, to: dir, dtype: dtype, companionFiles: companionFiles,
+                                            metadata: ["model_version": String(modelVersion)])
         } catch { throw Self.clientError(error) }
-        let written = (try? ModelFolder.loadConfig(dir).dtype) ?? dtype ?? model.config.dtype
         return ExportInfo(name: name, path: dir, dtype: written, modelVersion: modelVersion, sizeBytes: AtomicFolder.size(dir))
     }
 

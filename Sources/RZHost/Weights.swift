@@ -136,7 +136,7 @@ extension Engine {
                 do {
                     let config = try JSONDecoder().decode(LoRAConfig.self, from: Data(loraJSON.utf8))
                     adapters = try LoRAAdapters(config: config, model: model.config)
-                    try AdapterFolder.read(header, into: adapters.parameters, layout: adapters.layout, prefix: "")
+                    try header.readTensors(adapters.layout.tensors, into: adapters.parameters.base)
                 } catch {
                     throw HostError.invalidRequest("the adapters do not fit this model: \(error)")
                 }

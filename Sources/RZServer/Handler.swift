@@ -214,7 +214,8 @@ package struct Handler: APIProtocol {
         try body.validate()
         return try await measured(Operations.SaveCheckpoint.id) {
             let r = try await host.saveCheckpoint(name: body.name, overwrite: body.overwrite ?? APIDefaults.overwrite)
-            return .created(.init(body: .json(.init(name: r.name, modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0))))
+            return .created(.init(body: .json(.init(name: r.name, modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0,
+                                                    sizeBytes: r.sizeBytes.map(Int64.init)))))
         }
     }
 

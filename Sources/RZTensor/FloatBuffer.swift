@@ -44,12 +44,9 @@ public final class FloatBuffer {
     /// Returns the pages wholly inside `range` (in floats) to the kernel; they read as zero afterwards. A no-op
     /// for an ordinary allocation.
     public func releasePages(_ range: Range<Int>) {
-        guard mappedBytes != nil, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = UInt(bitPattern: base + range.lowerBound), end = UInt(bitPattern: base + range.upperBound)
-        let first = (start + UInt(page) - 1) / UInt(page) * UInt(page), last = end / UInt(page) * UInt(page)
-        guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
-        _ = madvise(p, Int(last - first), MADV_DONTNEED)
+        guard mappedBytes != nil, let (p, length) = wholePages(base + range.lowerBound, bytes: range.count * MemoryLayout<Float>.stride)
+        else { return }
+        _ = madvise(p, length, MADV_DONTNEED)
     }
 
     public convenience init(_ values: [Float]) {
@@ -78,4 +75,13 @@ public final class FloatBuffer {
     public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: base, count: count) }
+}
+
+/// The pages lying wholly inside `bytes` bytes at `start` (start and length page-aligned), or nil when there are none:
+/// what may be handed to madvise without touching memory outside the range.
+public func wholePages(_ start: UnsafeRawPointer, bytes: Int) -> (UnsafeMutableRawPointer, Int)? {
+    let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
+    let lo = (UInt(bitPattern: start) + page - 1) / page * page, hi = (UInt(bitPattern: start) + UInt(max(bytes, 0))) / page * page
+    guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return nil }
+    return (p, Int(hi - lo))
 }

@@ -145,10 +145,9 @@ public enum TrainerCheckpoint {
         if isAdapterCheckpoint(dir) {
             if let base {
                 let adapters = try AdapterFolder.load(dir, for: base.config)
+                // Checked before the live model's adapters are replaced.
                 for prefix in ["exp_avg.", "exp_avg_sq."] {
-                    do { try AdapterFolder.read(opt, into: nil, layout: adapters.layout, prefix: prefix) } catch {
-                        throw ModelError.invalidConfig("\(optimizerName) does not match the adapters: \(error)")
-                    }
+                    try read(opt, adapters.layout.tensors, prefix: prefix, into: nil, file: optimizerName)
                 }
                 try base.attachAdapters(adapters)
                 model = base
@@ -159,22 +158,15 @@ public enum TrainerCheckpoint {
             model = try ModelFolder.load(dir)
         }
         let trainer = PolicyTrainer(model: model, settings: state.settings)
-        if let adapters = model.adapters {
-            for (prefix, buffer) in [("exp_avg.", trained ? trainer.optimizer.m : nil), ("exp_avg_sq.", trained ? trainer.optimizer.v : nil)] {
-                do { try AdapterFolder.read(opt, into: buffer, layout: adapters.layout, prefix: prefix) } catch {
-                    throw ModelError.invalidConfig("\(optimizerName) does not match the adapters: \(error)")
-                }
-            }
-        } else {
-            try read(opt, into: trained ? trainer.optimizer.m : nil, layout: model.layout, prefix: "exp_avg.", file: optimizerName)
-            try read(opt, into: trained ? trainer.optimizer.v : nil, layout: model.layout, prefix: "exp_avg_sq.", file: optimizerName)
+        for (prefix, moments) in [("exp_avg.", trained ? trainer.optimizer.m : nil), ("exp_avg_sq.", trained ? trainer.optimizer.v : nil)] {
+            try read(opt, trainableSpecs(model), prefix: prefix, into: moments, file: optimizerName)
         }
         trainer.optimizer.step = state.step
         if state.hasReference {
             let refFile = try SafetensorsFile(path: dir + "/" + referenceName)
             if refFile.entries.values.allSatisfy({ $0.dtype == .bf16 }) {
                 // A BF16-held reference comes back as one, without a float32 copy in between.
-                try read(refFile, into: nil, layout: model.layout, prefix: "", file: referenceName)
+                try read(refFile, model.layout.tensors, prefix: "", into: nil, file: referenceName)
                 let weights = BF16Weights(count: model.parameterCount)
                 let scratch = FloatBuffer(count: model.layout.tensors.map(\.count).max() ?? 0)
                 for spec in model.layout.tensors {
@@ -184,30 +176,18 @@ public enum TrainerCheckpoint {
                 try trainer.setReference(bf16: weights)
             } else {
                 let buffer = FloatBuffer(count: model.parameterCount)
-                try read(refFile, into: buffer, layout: model.layout, prefix: "", file: referenceName)
+                try read(refFile, model.layout.tensors, prefix: "", into: buffer, file: referenceName)
                 try trainer.setReference(parameters: buffer)
             }
         }
         return trainer
     }
 
-    /// Checks `f` holds exactly the layout's tensors under `prefix` and reads them into `buffer` (only checks
-    /// when `buffer` is nil).
-    private static func read(_ f: SafetensorsFile, into buffer: FloatBuffer?, layout: ParameterLayout, prefix: String, file: String) throws {
-        let expected = Set(layout.tensors.map { prefix + $0.name })
-        for spec in layout.tensors {
-            guard let e = f.entries[prefix + spec.name] else {
-                throw ModelError.invalidConfig("\(file) does not match the model: it lacks \(prefix + spec.name)")
-            }
-            guard e.shape == spec.shape else {
-                throw ModelError.invalidConfig("\(file) does not match the model: \(prefix + spec.name) has shape \(e.shape), the model's is \(spec.shape)")
-            }
-            if let buffer { try f.read(prefix + spec.name, into: buffer.base + spec.offset) }
-        }
-        if let extra = f.entries.keys.filter({ $0.hasPrefix(prefix) && !expected.contains($0) }).sorted().first,
-            prefix.isEmpty || extra.hasPrefix(prefix)
-        {
-            throw ModelError.invalidConfig("\(file) does not match the model: unexpected tensor \(extra)")
+    /// Checks `f` holds exactly `specs` under `prefix` and reads them into `buffer` (only checks when it is nil);
+    /// a mismatch names the file.
+    private static func read(_ f: SafetensorsFile, _ specs: [TensorSpec], prefix: String, into buffer: FloatBuffer?, file: String) throws {
+        do { try f.readTensors(specs, prefix: prefix, into: buffer?.base) } catch let e as ModelError {
+            throw ModelError.invalidConfig("\(file) does not match the model: \(e)")
         }
     }
 }

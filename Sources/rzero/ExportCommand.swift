@@ -36,8 +36,7 @@ struct Export: ParsableCommand {
             let baseDir = isAdapter ? try base ?? ModelFolder.adapterBasePath(model) : nil
             let m = isAdapter ? try ModelFolder.loadAdapted(model, base: baseDir) : try ModelFolder.load(model)
             let merged = m.adapters != nil
-            try ModelExport.write(m, to: out, dtype: dtype, companionFiles: ModelFolder.companionFiles(of: model, fallback: baseDir))
-            let written = try ModelFolder.loadConfig(out).dtype
+            let written = try ModelExport.write(m, to: out, dtype: dtype, companionFiles: ModelFolder.companionFiles(of: model, fallback: baseDir))
             try printJSON(Output(out: out, dtype: written, bytes: AtomicFolder.size(out), mergedAdapters: merged))
         } catch let e as ModelError {
             throw failure(e.description)

@@ -72,23 +72,8 @@ public enum AdapterFolder {
         let (lora, _) = try loadConfig(dir)
         let adapters = try LoRAAdapters(config: lora, model: config)
         let file = try SafetensorsFile(path: dir + "/" + weightsName)
-        try read(file, into: adapters.parameters, layout: adapters.layout, prefix: "")
+        try file.readTensors(adapters.layout.tensors, into: adapters.parameters.base)
         return adapters
-    }
-
-    /// Checks `file` holds exactly the layout's tensors under `prefix` (nothing missing, nothing extra, every
-    /// shape right) and reads them into `buffer` (checks only, when it is nil).
-    public static func read(_ file: SafetensorsFile, into buffer: FloatBuffer?, layout: AdapterLayout, prefix: String) throws {
-        for spec in layout.tensors {
-            guard let e = file.entries[prefix + spec.name] else { throw ModelError.missingTensor(prefix + spec.name) }
-            guard e.shape == spec.shape else { throw ModelError.shapeMismatch(name: prefix + spec.name, expected: spec.shape, found: e.shape) }
-        }
-        let expected = Set(layout.tensors.map { prefix + $0.name })
-        if let extra = file.entries.keys.filter({ $0.hasPrefix(prefix) && !expected.contains($0) }).sorted().first {
-            throw ModelError.unexpectedTensor(extra)
-        }
-        guard let buffer else { return }
-        for spec in layout.tensors { try file.read(prefix + spec.name, into: buffer.base + spec.offset) }
     }
 
     /// The adapter's tensors as views of `buffer` (its parameters, or state in the same layout) under `prefix`.

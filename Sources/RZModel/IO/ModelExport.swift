@@ -11,9 +11,10 @@ public enum ModelExport {
 
     /// Writes the folder atomically. `dtype` nil means the source checkpoint's (`config.dtype`; float32 when
     /// that is not one of `dtypes`). `companionFiles` are copied in by name; a `generation_config.json` with the
-    /// config's special tokens is written when none is among them.
+    /// config's special tokens is written when none is among them. Returns the dtype written.
+    @discardableResult
     public static func write(_ model: DecoderModel, to dir: String, dtype: String? = nil, companionFiles: [String] = [],
-                             metadata: [String: String] = [:]) throws {
+                             metadata: [String: String] = [:]) throws -> String {
         let dtypeName = dtype ?? (dtypes[model.config.dtype] != nil ? model.config.dtype : "float32")
         guard let stored = dtypes[dtypeName] else {
             throw ModelError.invalidInput("export dtype \(dtypeName) is not one of \(dtypes.keys.sorted().joined(separator: ", "))")
@@ -45,6 +46,7 @@ public enum ModelExport {
                                      to: tmp + "/generation_config.json")
             }
         }
+        return dtypeName
     }
 
     /// Each tensor's values with the adapters merged in: the parameters themselves where no adapter sits,

@@ -1,4 +1,5 @@
 import Foundation
+import RZTensor
 
 /// A read-only view of one `.safetensors` file (memory-mapped), with every header entry validated
 /// against the file size before any tensor is touched. Format: u64-LE header length, JSON header
@@ -130,10 +131,23 @@ public struct SafetensorsFile: Sendable {
     /// 3.4 GB BF16 file). MADV_PAGEOUT loses nothing: file pages are read again if touched, and anonymous ones (a
     /// file that was not mapped) can only be swapped out.
     static func pageOut(_ start: UnsafeRawPointer, bytes: Int) {
-        let page = UInt(sysconf(Int32(_SC_PAGESIZE)))
-        let lo = (UInt(bitPattern: start) + page - 1) / page * page, hi = (UInt(bitPattern: start) + UInt(bytes)) / page * page
-        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
-        _ = madvise(p, Int(hi - lo), 21)  // MADV_PAGEOUT (Linux 5.4+; the headers here may not name it)
+        guard let (p, length) = wholePages(start, bytes: bytes) else { return }
+        _ = madvise(p, length, 21)  // MADV_PAGEOUT (Linux 5.4+; the headers here may not name it)
+    }
+
+    /// Checks the file holds exactly `specs` under `prefix` (every name, every shape, nothing else under the
+    /// prefix), then, when `base` is given, reads each tensor into `base + offset`.
+    public func readTensors(_ specs: [TensorSpec], prefix: String = "", into base: UnsafeMutablePointer<Float>?) throws {
+        for spec in specs {
+            guard let e = entries[prefix + spec.name] else { throw ModelError.missingTensor(prefix + spec.name) }
+            guard e.shape == spec.shape else { throw ModelError.shapeMismatch(name: prefix + spec.name, expected: spec.shape, found: e.shape) }
+        }
+        let expected = Set(specs.map { prefix + $0.name })
+        if let extra = entries.keys.filter({ $0.hasPrefix(prefix) && !expected.contains($0) }).sorted().first {
+            throw ModelError.unexpectedTensor(extra)
+        }
+        guard let base else { return }
+        for spec in specs { try read(prefix + spec.name, into: base + spec.offset) }
     }
 
     public func floats(_ name: String) throws -> [Float] {
