@@ -60,9 +60,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // The row-invariant products of the sampling path (AVX-512 BF16 / AVX-512 / AVX2 / portable, picked at run
+        // time). Always optimised: intrinsics at -O0 are slower than the portable code.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         .target(
             name: "RZTensor",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "CKernels"],
             swiftSettings: numericSettings
         ),
         .target(

@@ -154,6 +154,7 @@ extension Engine {
                     throw HostError.invalidRequest("whole weights cannot replace this service's LoRA adapters (the trainer trains adapters)")
                 }
                 model.parameters.copy(from: scratch.parameters)
+                model.invalidateSamplingWeights()
             }
         } catch {
             try? FileManager.default.removeItem(atPath: dir)

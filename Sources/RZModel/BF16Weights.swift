@@ -33,6 +33,15 @@ public final class BF16Weights {
         }
     }
 
+    /// Writes rows `ids` of the (rows, width) table at offset `table` as float32 into `destination` (count × width):
+    /// an embedding lookup in a BF16-held table.
+    func widenRows(ids: UnsafePointer<Int32>, count: Int, table: Int, width: Int, into destination: UnsafeMutablePointer<Float>) {
+        for i in 0..<count {
+            let src = bits + table + Int(ids[i]) * width, dst = destination + i * width
+            for j in 0..<width { dst[j] = Float(bitPattern: UInt32(src[j]) << 16) }
+        }
+    }
+
     /// Writes `range` as float32 at `destination + range.lowerBound` (a buffer in the same layout).
     public func widen(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         let b = bits

@@ -10,6 +10,15 @@ public struct ForwardOutput: Sendable {
     public var logits: [[Float]]?
 }
 
+/// The precision of sampling's weight products (`DecoderModel.samplingPrecision`).
+public enum SamplingPrecision: String, Sendable, CaseIterable, Codable {
+    /// Float32 weights and products.
+    case float32
+    /// Weights and activations rounded to BF16 for the products (sums in float32): half the weight bytes to read,
+    /// and AVX512-BF16's pair products where the CPU has them. Norms, biases and adapters stay float32.
+    case bfloat16
+}
+
 /// A decoder of the supported families (transformers' `Qwen3ForCausalLM`, `Qwen2ForCausalLM`,
 /// `LlamaForCausalLM`; `DecoderConfig` says which and what that implies) on the CPU with an exact backward.
 ///
@@ -34,6 +43,13 @@ public final class DecoderModel {
     public var recomputeActivations = false
     /// When set, `forwardCached` adds the time of each of its parts here (a benchmark's profile).
     public var decodeProfile: DecodeProfile?
+    /// The precision of the KV-cache forward's (sampling's) weight products; training and scoring are float32 always.
+    public var samplingPrecision: SamplingPrecision = .float32 {
+        didSet { if samplingPrecision == .float32 { samplingWeightsBF16 = nil } }
+    }
+    /// The parameters rounded to BF16 for sampling in BF16, made on first use after a change (see
+    /// `invalidateSamplingWeights`).
+    private var samplingWeightsBF16: BF16Weights?
 
     var rope: RoPETable
     /// The layer definition every layer runs (sizes and architecture).
@@ -72,6 +88,19 @@ public final class DecoderModel {
         }
         model.bf16Parameters = weights
         return model
+    }
+
+    /// Forgets the BF16 copy sampling uses, after the parameters changed (an optimizer step, loaded or merged weights).
+    /// Whoever writes `parameters` directly calls it; the next BF16 sampling pass rounds them again.
+    public func invalidateSamplingWeights() { samplingWeightsBF16 = nil }
+
+    /// The BF16 copy of the parameters for sampling (the model's own when it is held in BF16).
+    func bf16SamplingWeights() -> BF16Weights {
+        if let bf16Parameters { return bf16Parameters }
+        if let w = samplingWeightsBF16 { return w }
+        let w = BF16Weights(parameters)
+        samplingWeightsBF16 = w
+        return w
     }
 
     /// The BF16 weights of a forward-only model (`frozenBFloat16`), else nil.
@@ -136,6 +165,7 @@ public final class DecoderModel {
                 if let f = row[i] { a.merge(f, into: parameters.base + layout.layers[l].weight(m)) }
             }
         }
+        invalidateSamplingWeights()
         adapters = nil
         releaseActivations()
     }

@@ -117,6 +117,11 @@ extension DecoderModel {
         let q = FloatBuffer(count: R * QD), k = FloatBuffer(count: R * KD), v = FloatBuffer(count: R * KD)
         let att = FloatBuffer(count: R * QD), gate = FloatBuffer(count: R * F), up = FloatBuffer(count: R * F)
         let scores = FloatBuffer(count: Parallelism.workers * maxRows * maxKeys)
+        let widest = max(C, QD, F)
+        let bf16 = samplingPrecision == .bfloat16 ? bf16SamplingWeights() : nil
+        let activations16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, R * widest))
+        defer { activations16.deallocate() }
+        let adapterProduct = FloatBuffer(count: adapters == nil ? 0 : R * widest)
         mark(\.buffers)
         ids.withUnsafeBufferPointer { idBuf in
             positions.withUnsafeBufferPointer { posBuf in
@@ -125,7 +130,11 @@ extension DecoderModel {
                         guard let idp = idBuf.baseAddress, let pos = posBuf.baseAddress, let cos = cosBuf.baseAddress,
                             let sin = sinBuf.baseAddress
                         else { return }
-                        embeddingForward(out: x.base, ids: idp, table: W + layout.embed, N: R, C: C)
+                        if let bf16 {
+                            bf16.widenRows(ids: idp, count: R, table: layout.embed, width: C, into: x.base)
+                        } else {
+                            embeddingForward(out: x.base, ids: idp, table: W + layout.embed, N: R, C: C)
+                        }
                         mark(\.embedding)
                         let rotary = RotaryPositions(positions: pos, cos: cos, sin: sin)
                         // No backward follows: the projections are normed in place and ln, rstd and gate are reused.
@@ -133,7 +142,9 @@ extension DecoderModel {
                                                           k: k.base, v: v.base, rstdQ: rstd.base, rstdK: rstd.base, att: att.base)
                         let mlpBuffers = MLPBuffers(ln: ln.base, rstd: rstd.base, gate: gate.base, up: up.base, h: gate.base)
                         for l in 0..<config.numLayers {
-                            let w = layerWeights(l, rows: R)
+                            var w = layerWeights(l, rows: R)
+                            w.cached = CachedProducts(bf16: bf16.map { layout.layers[l].matrices($0.bits) }, activations16: activations16,
+                                                      adapterProduct: adapterProduct.base)
                             block.attentionInputForward(w, x: x.base, attBuffers, N: R, rotary: rotary)
                             mark(\.qkv)
                             for (i, s) in slots.enumerated() {
@@ -178,7 +189,13 @@ extension DecoderModel {
         for (j, r) in wanted.enumerated() { (sel.base + j * C).update(from: x.base + r * C, count: C) }
         rmsNormForward(out: sel.base, rstd: rstd.base, inp: sel.base, weight: W + layout.finalNorm, N: wanted.count, C: C, eps: eps)
         let logits = FloatBuffer(count: wanted.count * V)
-        linearForward(out: logits.base, inp: sel.base, weight: W + layout.lmHead, N: wanted.count, inF: C, outF: V)
+        if let bf16 {
+            roundToBFloat16(sel.base, activations16, count: wanted.count * C)
+            rowInvariantMatmulBF16(M: wanted.count, N: V, K: C, A: activations16, lda: C, W: bf16.bits + layout.lmHead, ldw: C,
+                                   C: logits.base, ldc: V)
+        } else {
+            rowInvariantMatmul(M: wanted.count, N: V, K: C, A: sel.base, lda: C, W: W + layout.lmHead, ldw: C, C: logits.base, ldc: V)
+        }
         mark(\.head)
         defer { mark(\.copyOut) }
         if allLogits {

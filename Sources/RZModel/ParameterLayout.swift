@@ -41,6 +41,11 @@ public struct LayerOffsets: Sendable {
     public let gateBias: Int?, upBias: Int?  // (F)
     public let downBias: Int?  // (C)
 
+    /// This layer's matrices in a BF16 copy of the parameters (same layout).
+    func matrices(_ bits: UnsafePointer<UInt16>) -> LayerMatricesBF16 {
+        LayerMatricesBF16(q: bits + q, k: bits + k, v: bits + v, o: bits + o, gate: bits + gate, up: bits + up, down: bits + down)
+    }
+
     /// Pointers to this layer's tensors in a buffer of this layout (the parameters or their gradients).
     func pointers(_ base: UnsafeMutablePointer<Float>) -> LayerTensors {
         func at(_ o: Int?) -> UnsafeMutablePointer<Float>? { o.map { base + $0 } }

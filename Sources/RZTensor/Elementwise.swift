@@ -78,3 +78,10 @@ public func addColumnSums(_ s: UnsafeMutablePointer<Float>, _ m: UnsafePointer<F
         }
     }
 }
+
+/// `y[i] += s · x[i]` over `count` values.
+public func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale s: Float, count: Int) {
+    parallelChunks(count, minimumPerChunk: 65_536) { r, _ in
+        for i in r { y[i] += s * x[i] }
+    }
+}

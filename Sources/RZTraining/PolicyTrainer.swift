@@ -350,6 +350,7 @@ public final class PolicyTrainer {
         let coefficient = settings.maxGradNorm / (norm + 1e-6)
         if coefficient < 1 { scaleInPlace(grads.base, Float(coefficient), count: grads.count) }
         metrics.learningRate = optimizer.update(params: model.trainableParameters, grads: grads, settings: settings.optimizer)
+        model.invalidateSamplingWeights()
         metrics.step = optimizer.step
     }
 }

@@ -211,6 +211,7 @@ struct DecodeProfileBench: ParsableCommand {
         compute.apply()
         let m: DecoderModel
         do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
+        compute.configure(m)
         var rng = SeededRandom(seed: 4)
         let V = UInt64(m.config.vocabSize)
         struct Out: Encodable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RZModel
 import RZTensor
 
 @main
@@ -15,11 +16,23 @@ struct RZero: AsyncParsableCommand {
 struct ComputeOptions: ParsableArguments {
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
+    @Option(help: ArgumentHelp(
+        "Precision of sampling's weight products: float32 or bfloat16.",
+        discussion: "bfloat16 rounds weights and activations to BF16 for the products (sums stay float32; AVX512-BF16 where "
+            + "the CPU has it); training and scoring stay float32. Default: float32."))
+    var samplingPrecision: SamplingPrecision = .float32
 
     func apply() {
         Parallelism.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
+
+    /// Sets what the options say on a model that samples.
+    func configure(_ model: DecoderModel) {
+        model.samplingPrecision = samplingPrecision
+    }
 }
+
+extension SamplingPrecision: ExpressibleByArgument {}
 
 /// Prints a one-line error to stderr and exits non-zero: the CLI's answer to bad input.
 func failure(_ message: String) -> ExitCode {

@@ -20,6 +20,25 @@ struct LayerTensors {
     let postNorm, gate, up, down: FloatPointer
     let gateBias, upBias, downBias: FloatPointer?
     var lora: LayerAdapters? = nil
+    /// Set by the KV-cache forward: products through the row-invariant kernels (and BF16 weights when given).
+    var cached: CachedProducts? = nil
+}
+
+/// How the KV-cache forward computes a layer's linear products: through `rowInvariantMatmul` (each row the same
+/// bits whatever else is in the batch), with the layer's matrices in BF16 when `bf16` is set. Training and
+/// scoring leave `LayerTensors.cached` nil and use OpenBLAS.
+struct CachedProducts {
+    /// The layer's matrices as BF16 bits (sampling in BF16), else nil.
+    var bf16: LayerMatricesBF16?
+    /// (rows, max input width) the activations rounded to BF16.
+    let activations16: UnsafeMutablePointer<UInt16>
+    /// (rows, max output width) an adapter's product before it is scaled and added.
+    let adapterProduct: FloatPointer
+}
+
+/// One layer's weight matrices as BF16 bits, in the parameter layout.
+struct LayerMatricesBF16 {
+    let q, k, v, o, gate, up, down: UnsafePointer<UInt16>
 }
 
 /// Where a layer's backward accumulates: the base parameters' gradients (nil when the base is frozen, as
@@ -95,9 +114,9 @@ struct DecoderBlock {
     /// stored wherever the attention core reads them.
     func attentionInputForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ b: AttentionBuffers, N: Int, rotary r: RotaryPositions) {
         rmsNormForward(out: b.ln, rstd: b.rstd, inp: x, weight: w.inputNorm, N: N, C: C, eps: eps)
-        project(out: b.qRaw, inp: b.ln, weight: w.q, bias: w.qBias, w.lora?.q, w.lora, N: N, inF: C, outF: QD)
-        project(out: b.kRaw, inp: b.ln, weight: w.k, bias: w.kBias, w.lora?.k, w.lora, N: N, inF: C, outF: KD)
-        project(out: b.v, inp: b.ln, weight: w.v, bias: w.vBias, w.lora?.v, w.lora, N: N, inF: C, outF: KD)
+        project(out: b.qRaw, inp: b.ln, weight: w.q, bias: w.qBias, w.lora?.q, w.lora, w.cached, w.cached?.bf16?.q, N: N, inF: C, outF: QD)
+        project(out: b.kRaw, inp: b.ln, weight: w.k, bias: w.kBias, w.lora?.k, w.lora, w.cached, w.cached?.bf16?.k, N: N, inF: C, outF: KD)
+        project(out: b.v, inp: b.ln, weight: w.v, bias: w.vBias, w.lora?.v, w.lora, w.cached, w.cached?.bf16?.v, N: N, inF: C, outF: KD)
         if let qNorm = w.qNorm, let kNorm = w.kNorm {
             rmsNormForward(out: b.q, rstd: b.rstdQ, inp: b.qRaw, weight: qNorm, N: N * NH, C: HD, eps: eps)
             rmsNormForward(out: b.k, rstd: b.rstdK, inp: b.kRaw, weight: kNorm, N: N * NKV, C: HD, eps: eps)
@@ -112,7 +131,7 @@ struct DecoderBlock {
         _ w: LayerTensors, x: UnsafePointer<Float>, att: UnsafePointer<Float>, out: FloatPointer, projection: FloatPointer, N: Int
     ) {
         residualAdd(out: out, x: x, scratch: projection, N: N) { dst in
-            project(out: dst, inp: att, weight: w.o, bias: w.oBias, w.lora?.o, w.lora, N: N, inF: QD, outF: C)
+            project(out: dst, inp: att, weight: w.o, bias: w.oBias, w.lora?.o, w.lora, w.cached, w.cached?.bf16?.o, N: N, inF: QD, outF: C)
         }
     }
 
@@ -161,15 +180,15 @@ struct DecoderBlock {
     func mlpForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, out: FloatPointer, N: Int) {
         mlpHiddenForward(w, x: x, m, N: N)
         residualAdd(out: out, x: x, scratch: m.ln, N: N) { dst in
-            project(out: dst, inp: m.h, weight: w.down, bias: w.downBias, w.lora?.down, w.lora, N: N, inF: F, outF: C)
+            project(out: dst, inp: m.h, weight: w.down, bias: w.downBias, w.lora?.down, w.lora, w.cached, w.cached?.bf16?.down, N: N, inF: F, outF: C)
         }
     }
 
     /// The MLP up to its hidden layer: ln2, gate, up and h, what `mlpBackward` reads.
     func mlpHiddenForward(_ w: LayerTensors, x: UnsafePointer<Float>, _ m: MLPBuffers, N: Int) {
         rmsNormForward(out: m.ln, rstd: m.rstd, inp: x, weight: w.postNorm, N: N, C: C, eps: eps)
-        project(out: m.gate, inp: m.ln, weight: w.gate, bias: w.gateBias, w.lora?.gate, w.lora, N: N, inF: C, outF: F)
-        project(out: m.up, inp: m.ln, weight: w.up, bias: w.upBias, w.lora?.up, w.lora, N: N, inF: C, outF: F)
+        project(out: m.gate, inp: m.ln, weight: w.gate, bias: w.gateBias, w.lora?.gate, w.lora, w.cached, w.cached?.bf16?.gate, N: N, inF: C, outF: F)
+        project(out: m.up, inp: m.ln, weight: w.up, bias: w.upBias, w.lora?.up, w.lora, w.cached, w.cached?.bf16?.up, N: N, inF: C, outF: F)
         swigluForward(h: m.h, gate: m.gate, up: m.up, count: N * F)
     }
 
@@ -195,9 +214,28 @@ struct DecoderBlock {
 
     /// A linear layer's forward, plus its adapter's term when it has one.
     private func project(out: FloatPointer, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                         _ lora: LoRAFactors?, _ adapters: LayerAdapters?, N: Int, inF: Int, outF: Int) {
-        linearForward(out: out, inp: inp, weight: weight, bias: bias, N: N, inF: inF, outF: outF)
-        if let lora, let adapters { loraForward(out: out, inp: inp, lora, u: adapters.scratch, N: N, inF: inF, outF: outF) }
+                         _ lora: LoRAFactors?, _ adapters: LayerAdapters?, _ cached: CachedProducts?, _ weight16: UnsafePointer<UInt16>?,
+                         N: Int, inF: Int, outF: Int) {
+        guard let cached else {
+            linearForward(out: out, inp: inp, weight: weight, bias: bias, N: N, inF: inF, outF: outF)
+            if let lora, let adapters { loraForward(out: out, inp: inp, lora, u: adapters.scratch, N: N, inF: inF, outF: outF) }
+            return
+        }
+        if let weight16 {
+            roundToBFloat16(inp, cached.activations16, count: N * inF)
+            rowInvariantMatmulBF16(M: N, N: outF, K: inF, A: cached.activations16, lda: inF, W: weight16, ldw: inF, C: out, ldc: outF)
+        } else {
+            rowInvariantMatmul(M: N, N: outF, K: inF, A: inp, lda: inF, W: weight, ldw: inF, C: out, ldc: outF)
+        }
+        if let bias { addRowVector(out, bias, rows: N, cols: outF) }
+        if let lora, let adapters {
+            // Adapters stay float32: u = x Aᵀ, then out += s · u Bᵀ, each product row-invariant.
+            let u = adapters.scratch
+            rowInvariantMatmul(M: N, N: lora.rank, K: inF, A: inp, lda: inF, W: lora.a, ldw: inF, C: u, ldc: lora.rank)
+            rowInvariantMatmul(M: N, N: outF, K: lora.rank, A: u, lda: lora.rank, W: lora.b, ldw: lora.rank,
+                               C: cached.adapterProduct, ldc: outF)
+            addScaled(out, cached.adapterProduct, scale: lora.scale, count: N * outF)
+        }
     }
 
     /// A linear layer's backward: the input gradient through the base and the adapter; the base's weight and
