@@ -26,9 +26,10 @@ static _Atomic int current_level = -1;
 
 int rz_kernel_supported_level(void) { return detect_level(); }
 
+static int clamp_level(int level);
+
 int rz_set_kernel_level(int level) {
-    int supported = detect_level();
-    int chosen = level < 0 ? 0 : (level > supported ? supported : level);
+    int chosen = clamp_level(level);
     atomic_store(&current_level, chosen);
     return chosen;
 }
@@ -304,7 +305,20 @@ TILES(avx512_dpbf16, T_512BF16, DPBF16_BODY)
 // MARK: entry points
 
 void rz_matmul_f32(int M, int N, int K, const float *A, int lda, const float *W, int ldw, float *C, int ldc) {
-    switch (rz_kernel_level()) {
+    rz_matmul_f32_at(rz_kernel_level(), M, N, K, A, lda, W, ldw, C, ldc);
+}
+
+void rz_matmul_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C, int ldc) {
+    rz_matmul_bf16_at(rz_kernel_level(), M, N, K, A, lda, W, ldw, C, ldc);
+}
+
+static int clamp_level(int level) {
+    int supported = detect_level();
+    return level < 0 ? 0 : (level > supported ? supported : level);
+}
+
+void rz_matmul_f32_at(int level, int M, int N, int K, const float *A, int lda, const float *W, int ldw, float *C, int ldc) {
+    switch (clamp_level(level)) {
 #if defined(__x86_64__)
     case RZ_LEVEL_AVX512BF16:
     case RZ_LEVEL_AVX512:
@@ -319,8 +333,9 @@ void rz_matmul_f32(int M, int N, int K, const float *A, int lda, const float *W,
     }
 }
 
-void rz_matmul_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C, int ldc) {
-    switch (rz_kernel_level()) {
+void rz_matmul_bf16_at(int level, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C,
+                       int ldc) {
+    switch (clamp_level(level)) {
 #if defined(__x86_64__)
     case RZ_LEVEL_AVX512BF16:
         drive(M, N, K, (const char *)A, lda, (const char *)W, ldw, C, ldc, sizeof(uint16_t), 4, 6, avx512_dpbf16_table);

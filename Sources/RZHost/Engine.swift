@@ -38,8 +38,13 @@ final class Engine {
     /// The folder the (frozen, under LoRA) base weights came from: what adapter checkpoints and snapshots name.
     let baseModelDir: String?
 
+    /// The precision the batcher samples in (`DecoderModel.samplingPrecision`); every trainer's model gets it.
+    let samplingPrecision: SamplingPrecision
+
     init(trainer: PolicyTrainer, tokenizer: Tokenizer?, checkpointsDir: String, companionFiles: [String] = [],
-         memoryLimitBytes: Int? = nil, baseModelDir: String? = nil, logger: Logger) {
+         memoryLimitBytes: Int? = nil, baseModelDir: String? = nil, samplingPrecision: SamplingPrecision = .float32, logger: Logger) {
+        self.samplingPrecision = samplingPrecision
+        trainer.model.samplingPrecision = samplingPrecision
         self.trainer = trainer
         memory = Self.memoryPlan(trainer, limitBytes: memoryLimitBytes)
         self.baseModelDir = baseModelDir
@@ -66,6 +71,7 @@ final class Engine {
     }
 
     private func replaceTrainer(_ new: PolicyTrainer) {
+        new.model.samplingPrecision = samplingPrecision
         trainer = new
         batcher = ContinuousBatcher(model: new.model)
         memory = Self.memoryPlan(new, limitBytes: memory.limitBytes)

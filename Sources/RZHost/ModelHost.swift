@@ -22,7 +22,7 @@ public final class ModelHost: Sendable {
     /// model and training trains only them.
     public init(modelDir: String, role: Role, checkpointsDir: String, limits: HostLimits = HostLimits(),
                 settings: TrainerSettings = TrainerSettings(), lora: LoRAConfig? = nil, loraSeed: UInt64 = 0,
-                logger: Logger) throws {
+                samplingPrecision: SamplingPrecision? = nil, logger: Logger) throws {
         let model = try ModelFolder.load(modelDir)
         let isAdapterFolder = model.adapters != nil
         let baseDir = isAdapterFolder ? try ModelFolder.adapterBasePath(modelDir) : ModelFolder.absolutePath(modelDir)
@@ -45,7 +45,8 @@ public final class ModelHost: Sendable {
         self.limits = limits
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
                             checkpointsDir: checkpointsDir, companionFiles: companions,
-                            memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir, logger: logger)
+                            memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir,
+                            samplingPrecision: samplingPrecision ?? .preferred(parameterCount: model.parameterCount), logger: logger)
         let snapshot = Snapshot(engine.info(role: role))
         let queue = JobQueue()
         self.queue = queue

@@ -25,9 +25,12 @@ public enum RowKernels {
     public static var level: Level { Level(rawValue: rz_kernel_level()) ?? .portable }
     /// The best level this CPU supports.
     public static var supported: Level { Level(rawValue: rz_kernel_supported_level()) ?? .portable }
-    /// Uses `level` (or the best supported below it); returns the level in use. For tests and benchmarks.
+    /// Uses `level` (or the best supported below it) from now on, process-wide; returns the level in use.
     @discardableResult
     public static func use(_ level: Level) -> Level { Level(rawValue: rz_set_kernel_level(level.rawValue)) ?? .portable }
+
+    /// The levels this CPU can run, lowest first.
+    public static var available: [Level] { Level.allCases.filter { $0.rawValue <= supported.rawValue } }
 
     /// Column tiles of this many per work item (the kernels' widest tile), so a split never cuts a tile.
     static let tile = 6
@@ -35,12 +38,14 @@ public enum RowKernels {
 
 /// `C (M, N) = A (M, K) · Wᵀ`, W stored (N, K), each row of C independent of the others (row-invariant).
 /// Columns are split over the workers; that changes no result.
+/// `level` picks the instruction set (default: `RowKernels.level`).
 public func rowInvariantMatmul(
     M: Int, N: Int, K: Int, A: UnsafePointer<Float>, lda: Int, W: UnsafePointer<Float>, ldw: Int,
-    C: UnsafeMutablePointer<Float>, ldc: Int
+    C: UnsafeMutablePointer<Float>, ldc: Int, level: RowKernels.Level? = nil
 ) {
+    let level = (level ?? RowKernels.level).rawValue
     splitColumns(M: M, N: N, K: K) { cols in
-        rz_matmul_f32(Int32(M), Int32(cols.count), Int32(K), A, Int32(lda), W + cols.lowerBound * ldw, Int32(ldw),
+        rz_matmul_f32_at(level, Int32(M), Int32(cols.count), Int32(K), A, Int32(lda), W + cols.lowerBound * ldw, Int32(ldw),
                       C + cols.lowerBound, Int32(ldc))
     }
 }
@@ -48,10 +53,11 @@ public func rowInvariantMatmul(
 /// The same with BF16 weights (bit patterns) and A already rounded to BF16 (`roundToBFloat16`).
 public func rowInvariantMatmulBF16(
     M: Int, N: Int, K: Int, A: UnsafePointer<UInt16>, lda: Int, W: UnsafePointer<UInt16>, ldw: Int,
-    C: UnsafeMutablePointer<Float>, ldc: Int
+    C: UnsafeMutablePointer<Float>, ldc: Int, level: RowKernels.Level? = nil
 ) {
+    let level = (level ?? RowKernels.level).rawValue
     splitColumns(M: M, N: N, K: K) { cols in
-        rz_matmul_bf16(Int32(M), Int32(cols.count), Int32(K), A, Int32(lda), W + cols.lowerBound * ldw, Int32(ldw),
+        rz_matmul_bf16_at(level, Int32(M), Int32(cols.count), Int32(K), A, Int32(lda), W + cols.lowerBound * ldw, Int32(ldw),
                        C + cols.lowerBound, Int32(ldc))
     }
 }

@@ -169,6 +169,7 @@ struct GenerateBench: ParsableCommand {
             m = try DecoderModel(config: model.config)
             m.initializeRandom(seed: 1)
         }
+        try compute.configure(m)
         var rng = SeededRandom(seed: 4)
         let V = UInt64(m.config.vocabSize)
         let ps = (0..<prompts).map { _ in (0..<promptLength).map { _ in Int32(rng.next() % V) } }
@@ -211,7 +212,7 @@ struct DecodeProfileBench: ParsableCommand {
         compute.apply()
         let m: DecoderModel
         do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
-        compute.configure(m)
+        try compute.configure(m)
         var rng = SeededRandom(seed: 4)
         let V = UInt64(m.config.vocabSize)
         struct Out: Encodable {

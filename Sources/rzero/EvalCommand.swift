@@ -64,6 +64,7 @@ struct Eval: ParsableCommand {
             m = try ModelFolder.load(model)
             tok = try Tokenizer(contentsOfFile: model + "/tokenizer.json")
         } catch let e as ModelError { throw failure(e.description) } catch let e as TokenizerError { throw failure(e.description) }
+        try compute.configure(m)
         let prompts = items.map { tok.encode(template.replacingOccurrences(of: "{question}", with: $0.question), addSpecialTokens: false) }
         let stops = [tok.eosTokenId].compactMap { $0 }
         func sample(n: Int, temperature: Double) throws -> [[String]] {

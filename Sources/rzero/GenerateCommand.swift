@@ -42,6 +42,7 @@ struct Generate: ParsableCommand {
         compute.apply()
         do {
             let m = try ModelFolder.load(model)
+            try compute.configure(m)
             let tok = try Tokenizer(contentsOfFile: model + "/tokenizer.json")
             let chat = ChatFormat(tokenizer: tok)
             let ids = raw ? tok.encode(prompt)

@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
             }
             limits.memoryLimitBytes = bytes
         }
+        let precision = try compute.precision()
         var lora: LoRAConfig? = nil
         if let loraRank {
             do {
@@ -79,7 +80,7 @@ struct Serve: AsyncParsableCommand {
         let modelHost: ModelHost
         do {
             modelHost = try ModelHost(modelDir: config.modelDir, role: role, checkpointsDir: config.checkpointsDir, limits: limits,
-                                      lora: lora, loraSeed: loraSeed, logger: logger)
+                                      lora: lora, loraSeed: loraSeed, samplingPrecision: precision, logger: logger)
         } catch {
             throw failure("cannot load the model: \(error)")
         }

@@ -38,6 +38,12 @@ void rz_matmul_f32(int M, int N, int K, const float *A, int lda, const float *W,
 /// float32 (at RZ_LEVEL_AVX512BF16 pairs of products are summed by vdpbf16ps).
 void rz_matmul_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C, int ldc);
 
+/// The two products at a given level (clamped to the supported one): what tests use to cover every level
+/// without changing the process-wide choice.
+void rz_matmul_f32_at(int level, int M, int N, int K, const float *A, int lda, const float *W, int ldw, float *C, int ldc);
+void rz_matmul_bf16_at(int level, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C,
+                       int ldc);
+
 /// out[i] = x[i] rounded to BF16, to nearest even (torch's rounding); NaN stays NaN.
 void rz_round_bf16(const float *x, uint16_t *out, size_t n);
 
