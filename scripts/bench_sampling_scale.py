@@ -2,15 +2,16 @@
 """Batched sampling at a real shape, rzero beside native llama.cpp, in one run (by hand; issue 19).
 
     python3 scripts/bench_sampling_scale.py --rzero .build/release/rzero --model /tmp/rzero-scale/qwen3-0.6b \
-        --llama-src llama_cpp_python-*/vendor/llama.cpp --torch-python /work/venv/bin/python [--parallel 1,8,64] [--trials 2]
+        --llama-src llama_cpp_python-*/vendor/llama.cpp --torch-python /work/venv/bin/python [--parallel 1,8,64,256] [--trials 2]
 
 llama.cpp: builds `llama-batched-bench` in <llama-src>/build if it is not there (cmake, GGML_NATIVE, no curl),
 converts the folder with its own convert_hf_to_gguf.py (needs torch, transformers, sentencepiece in
 --torch-python and a tokenizer_config.json beside tokenizer.json) to f32 and bf16 GGUF, and runs
-`llama-batched-bench -npp 32 -ntg 64 -npl <parallel> -t 2`. rzero: `rzero serve` and POST /v1/generate with
+`llama-batched-bench -npp 32 -ntg 64 -npl <parallel> -t 2`. rzero: `rzero serve --sampling-precision float32` and
+`bfloat16`, and POST /v1/generate with
 B/8 prompts x n 8 (B < 8: B prompts x n 1) of 32 random tokens, 64 new tokens each (no stop), temperature 1.
 Figures are new tokens per second of wall time, prefill included (llama.cpp: B x 64 / T). Trials alternate
-the systems; the table gives medians (min-max) and rzero's ratio to each llama.cpp dtype.
+the systems; the table gives medians (min-max) and rzero's ratio to llama.cpp in the same dtype.
 """
 import argparse
 import json
@@ -60,10 +61,10 @@ def llama_bench(exe, gguf, parallel, threads):
     return out
 
 
-def rzero_bench(rzero, model, parallel, threads, port):
+def rzero_bench(rzero, model, parallel, threads, port, precision):
     out = {}
     vocab = json.load(open(os.path.join(model, "config.json")))["vocab_size"]
-    with serve(rzero, model, port, extra=["--threads", str(threads)]):
+    with serve(rzero, model, port, extra=["--threads", str(threads), "--sampling-precision", precision]):
         for b in parallel:
             n = min(b, 8)
             r = random.Random(b)
@@ -84,7 +85,7 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--llama-src", required=True)
     ap.add_argument("--torch-python", required=True)
-    ap.add_argument("--parallel", default="1,8,64")
+    ap.add_argument("--parallel", default="1,8,64,256")
     ap.add_argument("--trials", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--work", default="/tmp/rzero-scale")
@@ -92,22 +93,25 @@ def main():
     parallel = [int(x) for x in args.parallel.split(",")]
     exe = build_llama(args.llama_src)
     ggufs = {t: convert(args.llama_src, args.torch_python, args.model, t, args.work) for t in ("f32", "bf16")}
-    results = {"rzero f32": [], "llama.cpp f32": [], "llama.cpp bf16": []}
+    results = {"rzero f32": [], "llama.cpp f32": [], "rzero bf16": [], "llama.cpp bf16": []}
     for trial in range(args.trials):
-        results["rzero f32"].append(rzero_bench(args.rzero, args.model, parallel, args.threads, 8196))
+        results["rzero f32"].append(rzero_bench(args.rzero, args.model, parallel, args.threads, 8196, "float32"))
         results["llama.cpp f32"].append(llama_bench(exe, ggufs["f32"], parallel, args.threads))
+        results["rzero bf16"].append(rzero_bench(args.rzero, args.model, parallel, args.threads, 8196, "bfloat16"))
         results["llama.cpp bf16"].append(llama_bench(exe, ggufs["bf16"], parallel, args.threads))
         print(json.dumps({"trial": trial, **{k: v[-1] for k, v in results.items()}}), flush=True)
 
     def cell(system, b):
         xs = [r[b] for r in results[system] if b in r]
         return (statistics.median(xs), min(xs), max(xs)) if xs else None
-    print("\n| parallel sequences | rzero f32 | llama.cpp f32 | llama.cpp bf16 | rzero / llama.cpp f32 | rzero / llama.cpp bf16 |")
-    print("|---|---|---|---|---|---|")
+    systems = list(results)
+    print("\n| parallel sequences | " + " | ".join(systems) + " | rzero / llama.cpp f32 | rzero / llama.cpp bf16 |")
+    print("|---|---|---|---|---|---|---|")
     for b in parallel:
-        cs = [cell(s, b) for s in results]
-        fmt = [f"{c[0]:.1f} ({c[1]:.1f}-{c[2]:.1f})" if c else "-" for c in cs]
-        ratios = [f"{cs[0][0] / c[0]:.2f}" if cs[0] and c else "-" for c in cs[1:]]
+        cs = {s: cell(s, b) for s in systems}
+        fmt = [f"{c[0]:.1f} ({c[1]:.1f}-{c[2]:.1f})" if c else "-" for c in cs.values()]
+        ratios = [f"{cs['rzero ' + d][0] / cs['llama.cpp ' + d][0]:.2f}" if cs["rzero " + d] and cs["llama.cpp " + d] else "-"
+                  for d in ("f32", "bf16")]
         print(f"| {b} | " + " | ".join(fmt + ratios) + " |")
 
 

@@ -3,7 +3,7 @@
 # Starts a Challenger and a Solver service on loopback, runs the coordinator with CONFIG, writes the
 # report, stops the services and prints where the report is. Environment overrides:
 #   RZERO=.build/debug/rzero  MODEL=models/base  CONFIG=configs/default.json  RUN=runs/<timestamp>
-#   CHALLENGER_PORT=8101  SOLVER_PORT=8102  STATUS_PORT=8100  THREADS=2
+#   CHALLENGER_PORT=8101  SOLVER_PORT=8102  STATUS_PORT=8100  THREADS=2  SAMPLING_PRECISION=auto
 set -euo pipefail
 RZERO=${RZERO:-.build/debug/rzero}
 MODEL=${MODEL:-models/base}
@@ -13,6 +13,7 @@ CHALLENGER_PORT=${CHALLENGER_PORT:-8101}
 SOLVER_PORT=${SOLVER_PORT:-8102}
 STATUS_PORT=${STATUS_PORT:-8100}
 THREADS=${THREADS:-2}
+SAMPLING_PRECISION=${SAMPLING_PRECISION:-auto}
 
 [ -x "$RZERO" ] || { echo "run: $RZERO is not built (make build-debug)" >&2; exit 1; }
 [ -f "$MODEL/config.json" ] || { echo "run: no model in $MODEL (rzero pretrain --out $MODEL rebuilds it)" >&2; exit 1; }
@@ -33,7 +34,7 @@ trap cleanup EXIT INT TERM
 for role in challenger solver; do
   port=$CHALLENGER_PORT; [ "$role" = solver ] && port=$SOLVER_PORT
   "$RZERO" serve --role "$role" --model "$MODEL" --port "$port" --threads "$THREADS" \
-    --checkpoints "$RUN/services/$role-checkpoints" >"$RUN/services/$role.log" 2>&1 &
+    --sampling-precision "$SAMPLING_PRECISION" --checkpoints "$RUN/services/$role-checkpoints" >"$RUN/services/$role.log" 2>&1 &
   pids+=($!)
 done
 for port in "$CHALLENGER_PORT" "$SOLVER_PORT"; do

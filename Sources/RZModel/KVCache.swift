@@ -65,6 +65,17 @@ extension DecoderModel {
     /// The general form: each entry names its own cache, so one forward pass can serve many requests
     /// that each own a KV cache (continuous batching).
     public func forwardCached(_ entries: [CachedStep], allLogits: Bool = false) throws -> [[Float]] {
+        let out = try forwardCachedLogits(entries, allLogits: allLogits)
+        guard allLogits else { return (0..<out.rows).map(out.array) }
+        var start = 0
+        return entries.map { e in
+            defer { start += e.tokens.count }
+            return Array(UnsafeBufferPointer(start: out.row(start), count: e.tokens.count * out.vocabularySize))
+        }
+    }
+
+    /// `forwardCached` without copying the logits out: one buffer, a row per entry (per new token with `allLogits`).
+    public func forwardCachedLogits(_ entries: [CachedStep], allLogits: Bool = false) throws -> CachedLogits {
         guard !entries.isEmpty else { throw ModelError.invalidInput("forwardCached needs at least one entry") }
         guard bf16Parameters == nil else { throw ModelError.invalidInput("a model held in BF16 only scores (forward)") }
         var seen = Set<SlotKey>()
@@ -197,12 +208,27 @@ extension DecoderModel {
             rowInvariantMatmul(M: wanted.count, N: V, K: C, A: sel.base, lda: C, W: W + layout.lmHead, ldw: C, C: logits.base, ldc: V)
         }
         mark(\.head)
-        defer { mark(\.copyOut) }
-        if allLogits {
-            return counts.indices.map { i in Array(UnsafeBufferPointer(start: logits.base + rowStart[i] * V, count: counts[i] * V)) }
-        }
-        return wanted.indices.map { j in Array(UnsafeBufferPointer(start: logits.base + j * V, count: V)) }
+        return CachedLogits(buffer: logits, rows: wanted.count, vocabularySize: V)
     }
+}
+
+/// The logits of one KV-cache forward, row-major (rows, V) in one buffer, read in place by whoever samples from them.
+public final class CachedLogits {
+    public let rows: Int
+    public let vocabularySize: Int
+    private let buffer: FloatBuffer
+
+    init(buffer: FloatBuffer, rows: Int, vocabularySize: Int) {
+        self.buffer = buffer
+        self.rows = rows
+        self.vocabularySize = vocabularySize
+    }
+
+    /// Row `i` (V floats), valid while this object lives.
+    public func row(_ i: Int) -> UnsafePointer<Float> { UnsafePointer(buffer.base + i * vocabularySize) }
+
+    /// Row `i` copied into an array.
+    public func array(_ i: Int) -> [Float] { Array(UnsafeBufferPointer(start: row(i), count: vocabularySize)) }
 }
 
 
@@ -225,8 +251,6 @@ public final class DecodeProfile {
         public var mlp = 0.0
         /// The final norm of the rows whose logits are wanted, and the LM head.
         public var head = 0.0
-        /// Copying the logits out into arrays.
-        public var copyOut = 0.0
     }
 
     public var parts = Parts()

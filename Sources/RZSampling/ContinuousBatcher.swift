@@ -24,8 +24,9 @@ public final class ContinuousBatcher {
         let cache: KVCache
         var rngs: [SeededRandom]
         var results: [Generation]
-        /// Next-token logits waiting to be sampled, per slot.
-        var pending: [[Float]?]
+        /// Next-token logits waiting to be sampled, per slot (a row of a forward pass's logits; prefill shares one
+        /// row among a prompt's n samples).
+        var pending: [LogitsRow?]
         var finished: [Bool]
         var prefilledPrompts = 0
 
@@ -45,7 +46,7 @@ public final class ContinuousBatcher {
             results = (0..<(prompts.count * n)).map { _ in
                 Generation(tokens: [], logprobs: [], samplingLogprobs: parameters.returnSamplingLogprobs ? [] : nil, finishReason: .length)
             }
-            pending = [[Float]?](repeating: nil, count: prompts.count * n)
+            pending = [LogitsRow?](repeating: nil, count: prompts.count * n)
             finished = [Bool](repeating: false, count: prompts.count * n)
         }
 
@@ -91,7 +92,7 @@ public final class ContinuousBatcher {
     /// per prompt, its n generations.
     public func step() throws -> [(id: Int, generations: [[Generation]])] {
         try prefill()
-        var waiting: [(request: Request, slot: Int, logits: [Float])] = []
+        var waiting: [(request: Request, slot: Int, logits: LogitsRow)] = []
         for r in requests {
             for slot in r.pending.indices {
                 guard let logits = r.pending[slot] else { continue }
@@ -109,8 +110,8 @@ public final class ContinuousBatcher {
             }
         }
         if !decode.isEmpty {
-            let logits = try model.forwardCached(decode)
-            for (i, (r, slot)) in owners.enumerated() { r.pending[slot] = logits[i] }
+            let logits = try model.forwardCachedLogits(decode)
+            for (i, (r, slot)) in owners.enumerated() { r.pending[slot] = LogitsRow(logits: logits, row: i) }
         }
         let done = requests.filter(\.isDone)
         requests.removeAll(where: \.isDone)
@@ -134,14 +135,21 @@ public final class ContinuousBatcher {
             }
         }
         if entries.isEmpty { return }
-        let logits = try model.forwardCached(entries)
+        let logits = try model.forwardCachedLogits(entries)
         for (i, (r, p)) in owners.enumerated() {
             let first = p * r.parameters.n
             for j in 0..<r.parameters.n {
                 if j > 0 { r.cache.copySlot(first, to: first + j) }
-                r.pending[first + j] = logits[i]
+                r.pending[first + j] = LogitsRow(logits: logits, row: i)
             }
         }
+    }
+
+    /// One slot's next-token logits: a row of a forward pass's output, kept alive until drawn.
+    struct LogitsRow {
+        let logits: CachedLogits
+        let row: Int
+        var pointer: UnsafePointer<Float> { logits.row(row) }
     }
 
     /// One row's draw: the token, its log-probability under the model, and under the distribution it was drawn from.
@@ -153,7 +161,7 @@ public final class ContinuousBatcher {
 
     /// Draws every waiting row's next token, the rows spread over the workers: each slot has its own generator
     /// and rows share nothing, so the draws are exactly those of one row at a time, in any order.
-    private func draw(_ waiting: [(request: Request, slot: Int, logits: [Float])]) -> [Draw] {
+    private func draw(_ waiting: [(request: Request, slot: Int, logits: LogitsRow)]) -> [Draw] {
         let V = model.config.vocabSize
         var rngs = waiting.map { $0.request.rngs[$0.slot] }
         let samplers = waiting.map { $0.request.sampler }
@@ -162,12 +170,10 @@ public final class ContinuousBatcher {
             drawn.withUnsafeMutableBufferPointer { out in
                 parallelChunks(waiting.count) { range, _ in
                     for i in range {
-                        waiting[i].logits.withUnsafeBufferPointer { buf in
-                            guard let base = buf.baseAddress else { return }
-                            let d = samplers[i].sampleWithModelLogprob(logits: base, vocabularySize: V, rng: &rng[i])
-                            out[i] = Draw(token: d.token, logprob: d.modelLogprob ?? logSoftmaxAt(waiting[i].logits, Int(d.token)),
-                                          samplingLogprob: d.logprob)
-                        }
+                        let base = waiting[i].logits.pointer
+                        let d = samplers[i].sampleWithModelLogprob(logits: base, vocabularySize: V, rng: &rng[i])
+                        out[i] = Draw(token: d.token, logprob: d.modelLogprob ?? logSoftmaxAt(base, count: V, Int(d.token)),
+                                      samplingLogprob: d.logprob)
                     }
                 }
             }

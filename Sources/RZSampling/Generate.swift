@@ -43,11 +43,11 @@ public func generate(
     return []
 }
 
-/// log softmax(logits)[index], in Double for accuracy.
-func logSoftmaxAt(_ logits: [Float], _ index: Int) -> Float {
+/// log softmax of `count` logits at `index`, in Double for accuracy.
+func logSoftmaxAt(_ logits: UnsafePointer<Float>, count: Int, _ index: Int) -> Float {
     var maxv = -Double.infinity
-    for x in logits { maxv = max(maxv, Double(x)) }
+    for i in 0..<count { maxv = max(maxv, Double(logits[i])) }
     var z = 0.0
-    for x in logits { z += Foundation.exp(Double(x) - maxv) }
+    for i in 0..<count { z += Foundation.exp(Double(logits[i]) - maxv) }
     return Float(Double(logits[index]) - maxv - Foundation.log(z))
 }

@@ -3,12 +3,13 @@ import Foundation
 import RZModel
 import RZTensor
 import RZSampling
+import RZTokenizer
 import RZTraining
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: sgemm peak and training-step throughput (forward + backward).",
-        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, GenerateBench.self, DecodeProfileBench.self, RewardsBench.self])
+        subcommands: [SGEMMPeak.self, TrainStep.self, GRPOStepBench.self, GenerateBench.self, DecodeProfileBench.self, PrecisionBench.self, RewardsBench.self])
 }
 
 /// The two model sizes the engine is benchmarked on (issue 2).
@@ -247,5 +248,78 @@ struct DecodeProfileBench: ParsableCommand {
             try printJSON(Out(parallel: prompts * n, decodeTokensPerSecond: Double(prompts * n) * steps / seconds,
                               msPerDecodeStep: seconds / steps * 1000, parts: parts.mapValues { ($0 * 100).rounded() / 100 }))
         }
+    }
+}
+
+struct PrecisionBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sampling-precision",
+        abstract: "How far BF16 sampling moves the next-token distributions from float32's; prints one JSON line.",
+        discussion: """
+            Feeds the same sequences through the KV-cache forward in float32 and in BF16 and compares the next-token \
+            distributions at every position: KL(float32 ‖ BF16) in nats (mean, 99th percentile, max), how often the \
+            most likely token agrees, and the total variation distance. Sequences are --texts lines (tokenized with the \
+            folder's tokenizer) or, without it, random tokens; random weights give near-uniform distributions, so the \
+            built-in (trained) model is the meaningful case.
+            """)
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "Hugging Face model folder.") var folder: String
+    @Option(help: "A text file, one sequence per line (else random tokens).") var texts: String?
+    @Option(help: "Sequences.") var sequences = 16
+    @Option(help: "Tokens per random sequence (texts are cut to it).") var length = 64
+
+    func run() throws {
+        compute.apply()
+        let m: DecoderModel
+        do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
+        var seqs: [[Int32]] = []
+        if let texts {
+            guard let body = try? String(contentsOfFile: texts, encoding: .utf8) else { throw failure("cannot read --texts \(texts)") }
+            let tok: Tokenizer
+            do { tok = try Tokenizer(contentsOfFile: folder + "/tokenizer.json") } catch { throw failure("\(error)") }
+            for line in body.split(separator: "\n").prefix(sequences) {
+                let ids = Array(tok.encode(String(line), addSpecialTokens: false).prefix(length))
+                if ids.count > 1 { seqs.append(ids) }
+            }
+        } else {
+            var rng = SeededRandom(seed: 5)
+            seqs = (0..<sequences).map { _ in (0..<length).map { _ in Int32(rng.next() % UInt64(m.config.vocabSize)) } }
+        }
+        guard !seqs.isEmpty else { throw failure("no sequences of two or more tokens") }
+        func logits(_ p: SamplingPrecision) throws -> [[Float]] {
+            m.samplingPrecision = p
+            let cache = KVCache(config: m.config, slots: seqs.count, capacity: seqs.map(\.count).max() ?? 1)
+            return try m.forwardCached(slots: Array(seqs.indices), tokens: seqs, cache: cache, allLogits: true)
+        }
+        let a = try logits(.float32), b = try logits(.bfloat16)
+        let V = m.config.vocabSize
+        var kls: [Double] = [], tvs: [Double] = [], agree = 0
+        for (x, y) in zip(a, b) {
+            for t in 0..<(x.count / V) {
+                let p = softmax(Array(x[(t * V)..<((t + 1) * V)])), q = softmax(Array(y[(t * V)..<((t + 1) * V)]))
+                var kl = 0.0, tv = 0.0
+                for i in 0..<V where p[i] > 0 { kl += p[i] * (log(p[i]) - log(max(q[i], 1e-300))) }
+                for i in 0..<V { tv += abs(p[i] - q[i]) / 2 }
+                kls.append(max(0, kl))
+                tvs.append(tv)
+                if p.indices.max(by: { p[$0] < p[$1] }) == q.indices.max(by: { q[$0] < q[$1] }) { agree += 1 }
+            }
+        }
+        let sorted = kls.sorted()
+        struct Out: Encodable {
+            let positions: Int; let klMean: Double; let klP99: Double; let klMax: Double; let tvMean: Double; let top1Agreement: Double
+            let kernels: String
+        }
+        try printJSON(Out(positions: kls.count, klMean: kls.reduce(0, +) / Double(kls.count),
+                          klP99: sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))], klMax: sorted.last ?? 0,
+                          tvMean: tvs.reduce(0, +) / Double(tvs.count), top1Agreement: Double(agree) / Double(kls.count),
+                          kernels: RowKernels.level.description))
+    }
+
+    private func softmax(_ z: [Float]) -> [Double] {
+        let mx = Double(z.max() ?? 0)
+        let e = z.map { exp(Double($0) - mx) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
     }
 }
