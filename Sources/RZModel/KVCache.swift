@@ -127,7 +127,8 @@ extension DecoderModel {
         let x = FloatBuffer(count: R * C), ln = FloatBuffer(count: R * C), rstd = FloatBuffer(count: R * NH)
         let q = FloatBuffer(count: R * QD), k = FloatBuffer(count: R * KD), v = FloatBuffer(count: R * KD)
         let att = FloatBuffer(count: R * QD), gate = FloatBuffer(count: R * F), up = FloatBuffer(count: R * F)
-        let scores = FloatBuffer(count: Parallelism.workers * maxRows * maxKeys)
+        let scoreRows = max(maxRows, group)  // decoding scores a group's heads at once
+        let scores = FloatBuffer(count: Parallelism.workers * scoreRows * maxKeys)
         let widest = max(C, QD, F)
         let bf16 = samplingPrecision == .bfloat16 ? bf16SamplingWeights() : nil
         let activations16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, R * widest))
@@ -167,13 +168,25 @@ extension DecoderModel {
                             mark(\.cacheWrite)
                             let scale = 1 / Float(HD).squareRoot()
                             parallelChunks(slots.count * NKV) { range, worker in
-                                let sc = scores.base + worker * maxRows * maxKeys
+                                let sc = scores.base + worker * scoreRows * maxKeys
                                 for pair in range {
                                     let i = pair / NKV, g = pair % NKV
                                     let cache = caches[i]
                                     let rows = counts[i], keysN = cache.lengths[slots[i]] + rows
                                     let kg = cache.keys[l].base + slots[i] * cache.capacity * KD + g * HD
                                     let vg = cache.values[l].base + slots[i] * cache.capacity * KD + g * HD
+                                    if rows == 1 {
+                                        // Decoding: the group's heads (contiguous in q) score the cached keys in one
+                                        // product, then each head's probabilities weight the cached values.
+                                        let qg = q.base + rowStart[i] * QD + g * group * HD
+                                        rowInvariantMatmul(M: group, N: keysN, K: HD, A: qg, lda: HD, W: kg, ldw: KD, C: sc, ldc: keysN)
+                                        for h in 0..<group {
+                                            causalSoftmaxForward(scores: sc + h * keysN, rows: 1, cols: keysN, ld: keysN, scale: scale)
+                                            weightedSumOfRows(out: att.base + rowStart[i] * QD + (g * group + h) * HD, weights: sc + h * keysN,
+                                                              rows: vg, count: keysN, stride: KD, width: HD)
+                                        }
+                                        continue
+                                    }
                                     for h in (g * group)..<((g + 1) * group) {
                                         gemm(.none, .transposed, M: rows, N: keysN, K: HD, A: q.base + rowStart[i] * QD + h * HD, lda: QD,
                                              B: kg, ldb: KD, C: sc, ldc: keysN)

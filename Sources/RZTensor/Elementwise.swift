@@ -85,3 +85,15 @@ public func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float
         for i in r { y[i] += s * x[i] }
     }
 }
+
+/// `out (width) = Σ_j weights[j] · rows[j·stride ..< j·stride + width]` for j < count: attention's weighted sum of
+/// cached values for one query row, j in increasing order.
+public func weightedSumOfRows(
+    out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<Float>, count: Int, stride: Int, width: Int
+) {
+    out.update(repeating: 0, count: width)
+    for j in 0..<count {
+        let w = weights[j], r = rows + j * stride
+        for d in 0..<width { out[d] += w * r[d] }
+    }
+}
