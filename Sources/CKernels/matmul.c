@@ -353,13 +353,12 @@ void rz_matmul_bf16_at(int level, int M, int N, int K, const uint16_t *A, int ld
 }
 
 void rz_round_bf16(const float *x, uint16_t *out, size_t n) {
+    // Branch-free so that the compiler vectorises it (a KV cache rounds every new key and value).
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
-        if ((u & 0x7fffffffu) > 0x7f800000u) {
-            out[i] = (uint16_t)((u >> 16) | 0x40);  // quiet NaN
-        } else {
-            out[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-        }
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        uint32_t quietNaN = (u >> 16) | 0x40u;
+        out[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quietNaN : rounded);
     }
 }

@@ -2,37 +2,79 @@ import Foundation
 import RZTensor
 
 /// Keys and values of every layer for a fixed number of sequence slots, each up to `capacity` tokens.
-/// Layout per layer: (slots, capacity, NKV·HD) for keys (after norm and rotation) and for values.
+/// Layout per layer: (slots, capacity, NKV·HD) for keys (after norm and rotation) and for values, in float32 or, for
+/// sampling in BF16, as BF16 bits (half the memory, and half the bytes attention reads per step).
 /// Not thread-safe: it belongs to one generation call.
 public final class KVCache {
     public let slots: Int
     public let capacity: Int
+    public let precision: SamplingPrecision
     let kvDim: Int
+    let layers: Int
+    /// Per layer, float32 keys and values (empty in BF16).
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
+    /// Per layer, BF16 keys and values (empty in float32).
+    let keys16: [HalfBuffer]
+    let values16: [HalfBuffer]
     /// Tokens cached per slot.
     public internal(set) var lengths: [Int]
 
-    public init(config: DecoderConfig, slots: Int, capacity: Int) {
+    public init(config: DecoderConfig, slots: Int, capacity: Int, precision: SamplingPrecision = .float32) {
         self.slots = slots
         self.capacity = capacity
+        self.precision = precision
         kvDim = config.numKVHeads * config.headDim
-        keys = (0..<config.numLayers).map { _ in FloatBuffer(count: slots * capacity * config.numKVHeads * config.headDim) }
-        values = (0..<config.numLayers).map { _ in FloatBuffer(count: slots * capacity * config.numKVHeads * config.headDim) }
+        layers = config.numLayers
+        let count = slots * capacity * config.numKVHeads * config.headDim
+        let f32 = precision == .float32 ? config.numLayers : 0, b16 = config.numLayers - f32
+        keys = (0..<f32).map { _ in FloatBuffer(count: count) }
+        values = (0..<f32).map { _ in FloatBuffer(count: count) }
+        keys16 = (0..<b16).map { _ in HalfBuffer(count: count) }
+        values16 = (0..<b16).map { _ in HalfBuffer(count: count) }
         lengths = [Int](repeating: 0, count: slots)
     }
 
+    /// Bytes held for keys and values.
+    public var byteCount: Int { layers * 2 * slots * capacity * kvDim * (precision == .float32 ? 4 : 2) }
+
     /// Makes slot `to` a copy of slot `from` (n samples of one prompt share its prefill).
     public func copySlot(_ from: Int, to: Int) {
-        let n = lengths[from] * kvDim
+        let n = lengths[from] * kvDim, src = from * capacity * kvDim, dst = to * capacity * kvDim
         for l in keys.indices {
-            (keys[l].base + to * capacity * kvDim).update(from: keys[l].base + from * capacity * kvDim, count: n)
-            (values[l].base + to * capacity * kvDim).update(from: values[l].base + from * capacity * kvDim, count: n)
+            (keys[l].base + dst).update(from: keys[l].base + src, count: n)
+            (values[l].base + dst).update(from: values[l].base + src, count: n)
+        }
+        for l in keys16.indices {
+            (keys16[l].bits + dst).update(from: keys16[l].bits + src, count: n)
+            (values16[l].bits + dst).update(from: values16[l].bits + src, count: n)
         }
         lengths[to] = lengths[from]
     }
 
     public func reset(slot: Int) { lengths[slot] = 0 }
+
+    /// Stores `rows` new keys and values (float32, (rows, kvDim)) of layer `l` at `slot`'s end.
+    func append(layer l: Int, slot: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
+        let dst = (slot * capacity + lengths[slot]) * kvDim
+        if precision == .float32 {
+            (keys[l].base + dst).update(from: k, count: rows * kvDim)
+            (values[l].base + dst).update(from: v, count: rows * kvDim)
+        } else {
+            roundToBFloat16(k, keys16[l].bits + dst, count: rows * kvDim)
+            roundToBFloat16(v, values16[l].bits + dst, count: rows * kvDim)
+        }
+    }
+}
+
+/// An owned buffer of BF16 bit patterns (a BF16 KV cache layer).
+final class HalfBuffer {
+    let bits: UnsafeMutablePointer<UInt16>
+    init(count: Int) {
+        bits = .allocate(capacity: max(count, 1))
+        bits.initialize(repeating: 0, count: max(count, 1))
+    }
+    deinit { bits.deallocate() }
 }
 
 /// One entry of a cached forward pass: append `tokens` to `slot` of `cache`.
@@ -80,7 +122,7 @@ extension DecoderModel {
         guard bf16Parameters == nil else { throw ModelError.invalidInput("a model held in BF16 only scores (forward)") }
         var seen = Set<SlotKey>()
         for e in entries {
-            guard e.cache.kvDim == config.numKVHeads * config.headDim, e.cache.keys.count == config.numLayers else {
+            guard e.cache.kvDim == config.numKVHeads * config.headDim, e.cache.layers == config.numLayers else {
                 throw ModelError.invalidInput("a KV cache made for a different model")
             }
             guard seen.insert(SlotKey(cache: ObjectIdentifier(e.cache), slot: e.slot)).inserted else {
@@ -134,6 +176,7 @@ extension DecoderModel {
         let activations16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, R * widest))
         defer { activations16.deallocate() }
         let adapterProduct = FloatBuffer(count: adapters == nil ? 0 : R * widest)
+        let anyHalfCache = caches.contains { $0.precision == .bfloat16 }
         mark(\.buffers)
         ids.withUnsafeBufferPointer { idBuf in
             positions.withUnsafeBufferPointer { posBuf in
@@ -160,11 +203,11 @@ extension DecoderModel {
                             block.attentionInputForward(w, x: x.base, attBuffers, N: R, rotary: rotary)
                             mark(\.qkv)
                             for (i, s) in slots.enumerated() {
-                                let cache = caches[i]
-                                let dst = (s * cache.capacity + cache.lengths[s]) * KD
-                                (cache.keys[l].base + dst).update(from: k.base + rowStart[i] * KD, count: counts[i] * KD)
-                                (cache.values[l].base + dst).update(from: v.base + rowStart[i] * KD, count: counts[i] * KD)
+                                caches[i].append(layer: l, slot: s, keys: k.base + rowStart[i] * KD, values: v.base + rowStart[i] * KD,
+                                                 rows: counts[i])
                             }
+                            // A BF16 cache is read with the queries rounded to BF16 too (one product of BF16 pairs).
+                            if anyHalfCache { roundToBFloat16(q.base, activations16, count: R * QD) }
                             mark(\.cacheWrite)
                             let scale = 1 / Float(HD).squareRoot()
                             parallelChunks(slots.count * NKV) { range, worker in
@@ -173,8 +216,32 @@ extension DecoderModel {
                                     let i = pair / NKV, g = pair % NKV
                                     let cache = caches[i]
                                     let rows = counts[i], keysN = cache.lengths[slots[i]] + rows
-                                    let kg = cache.keys[l].base + slots[i] * cache.capacity * KD + g * HD
-                                    let vg = cache.values[l].base + slots[i] * cache.capacity * KD + g * HD
+                                    let keyBase = slots[i] * cache.capacity * KD + g * HD
+                                    if cache.precision == .bfloat16 {
+                                        let kg = cache.keys16[l].bits + keyBase, vg = cache.values16[l].bits + keyBase
+                                        if rows == 1 {
+                                            rowInvariantMatmulBF16(M: group, N: keysN, K: HD, A: activations16 + rowStart[i] * QD + g * group * HD,
+                                                                   lda: HD, W: kg, ldw: KD, C: sc, ldc: keysN)
+                                            for h in 0..<group {
+                                                causalSoftmaxForward(scores: sc + h * keysN, rows: 1, cols: keysN, ld: keysN, scale: scale)
+                                                weightedSumOfRows(out: att.base + rowStart[i] * QD + (g * group + h) * HD, weights: sc + h * keysN,
+                                                                  rows: vg, count: keysN, stride: KD, width: HD)
+                                            }
+                                            continue
+                                        }
+                                        for h in (g * group)..<((g + 1) * group) {
+                                            // Rows of this head: queries (rows, HD) at stride QD; row r sees keysN − rows + r + 1 keys.
+                                            rowInvariantMatmulBF16(M: rows, N: keysN, K: HD, A: activations16 + rowStart[i] * QD + h * HD, lda: QD,
+                                                                   W: kg, ldw: KD, C: sc, ldc: keysN)
+                                            causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
+                                            for r in 0..<rows {
+                                                weightedSumOfRows(out: att.base + (rowStart[i] + r) * QD + h * HD, weights: sc + r * keysN,
+                                                                  rows: vg, count: keysN - rows + r + 1, stride: KD, width: HD)
+                                            }
+                                        }
+                                        continue
+                                    }
+                                    let kg = cache.keys[l].base + keyBase, vg = cache.values[l].base + keyBase
                                     if rows == 1 {
                                         // Decoding: the group's heads (contiguous in q) score the cached keys in one
                                         // product, then each head's probabilities weight the cached values.

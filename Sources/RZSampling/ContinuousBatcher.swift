@@ -30,7 +30,8 @@ public final class ContinuousBatcher {
         var finished: [Bool]
         var prefilledPrompts = 0
 
-        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: DecoderConfig) {
+        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: DecoderConfig,
+             precision: SamplingPrecision) {
             self.id = id
             self.prompts = prompts
             self.parameters = parameters
@@ -39,7 +40,7 @@ public final class ContinuousBatcher {
             stopTokens = Set(parameters.stopTokens)
             let n = parameters.n
             let capacity = min((prompts.map(\.count).max() ?? 0) + parameters.maxTokens, config.maxPositionEmbeddings)
-            cache = KVCache(config: config, slots: prompts.count * n, capacity: capacity)
+            cache = KVCache(config: config, slots: prompts.count * n, capacity: capacity, precision: precision)
             rngs = (0..<(prompts.count * n)).map { slot in
                 SeededRandom(seed: parameters.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(slot / n) &* 0x1_0000_0001 &+ UInt64(slot % n))
             }
@@ -80,7 +81,8 @@ public final class ContinuousBatcher {
         }
         let id = nextID
         nextID += 1
-        requests.append(Request(id: id, prompts: prompts, parameters: parameters, detokenize: detokenize, config: config))
+        requests.append(Request(id: id, prompts: prompts, parameters: parameters, detokenize: detokenize, config: config,
+                                precision: model.samplingPrecision))
         return id
     }
 

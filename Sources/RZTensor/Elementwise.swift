@@ -97,3 +97,14 @@ public func weightedSumOfRows(
         for d in 0..<width { out[d] += w * r[d] }
     }
 }
+
+/// `weightedSumOfRows` over rows held as BF16 bits (a BF16 KV cache), widened exactly as they are read.
+public func weightedSumOfRows(
+    out: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, rows: UnsafePointer<UInt16>, count: Int, stride: Int, width: Int
+) {
+    out.update(repeating: 0, count: width)
+    for j in 0..<count {
+        let w = weights[j], r = rows + j * stride
+        for d in 0..<width { out[d] += w * Float(bitPattern: UInt32(r[d]) << 16) }
+    }
+}

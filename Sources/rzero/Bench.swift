@@ -288,7 +288,7 @@ struct PrecisionBench: ParsableCommand {
         guard !seqs.isEmpty else { throw failure("no sequences of two or more tokens") }
         func logits(_ p: SamplingPrecision) throws -> [[Float]] {
             m.samplingPrecision = p
-            let cache = KVCache(config: m.config, slots: seqs.count, capacity: seqs.map(\.count).max() ?? 1)
+            let cache = KVCache(config: m.config, slots: seqs.count, capacity: seqs.map(\.count).max() ?? 1, precision: p)
             return try m.forwardCached(slots: Array(seqs.indices), tokens: seqs, cache: cache, allLogits: true)
         }
         let a = try logits(.float32), b = try logits(.bfloat16)
