@@ -60,7 +60,7 @@ final class Engine {
 
     static func memoryPlan(_ trainer: PolicyTrainer, limitBytes: Int?) -> MemoryPlan {
         MemoryPlan(config: trainer.model.config, parameterCount: trainer.model.parameterCount, trainableCount: trainer.model.trainableCount,
-                   referenceIsBase: trainer.referenceIsBase, limitBytes: limitBytes)
+                   referenceIsBase: trainer.referenceIsBase, samplingPrecision: trainer.model.samplingPrecision, limitBytes: limitBytes)
     }
 
     /// Takes `new` as the trainer (a checkpoint load, adapters adopted): the batcher, the memory parts and
@@ -81,7 +81,7 @@ final class Engine {
         ModelInfo(role: role, config: model.config, modelVersion: modelVersion, instanceId: instanceId, parameterCount: model.parameterCount,
                   referenceVersion: referenceVersion, step: trainer.optimizer.step, hasTokenizer: tokenizer != nil,
                   eosTokenIds: eosTokenIds, trainerSettings: trainer.settings, memory: memory,
-                  lora: model.adapters.map { ($0.config, $0.layout.count) })
+                  lora: model.adapters.map { ($0.config, $0.layout.count) }, samplingPrecision: samplingPrecision)
     }
 
     /// End-of-turn and end-of-text ids from the tokenizer, else the config's eos_token_id.

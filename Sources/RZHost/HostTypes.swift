@@ -149,6 +149,8 @@ public struct ModelInfo: Sendable {
     public var memory: MemoryPlan
     /// The adapters' settings and size when the service trains LoRA adapters.
     public var lora: (config: LoRAConfig, parameterCount: Int)? = nil
+    /// What sampling's products and KV cache run in.
+    public var samplingPrecision: SamplingPrecision = .float32
 }
 
 /// Which weights score a logprobs request.

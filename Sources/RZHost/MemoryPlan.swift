@@ -24,6 +24,9 @@ public struct MemoryPlan: Sendable, Equatable {
     public var referenceIsBase: Bool
     /// Keys and values of one cached token over all layers (the sampler's cost per token in flight).
     public var kvCacheBytesPerToken: Int
+    /// The weights rounded to BF16 for sampling in BF16 (0 in float32). Resident during a step only under LoRA: a full
+    /// fine-tuning step releases them first.
+    public var samplingWeightsBytes: Int
     /// The last training step's plan.
     public var lastStep: StepPlan?
 
@@ -39,7 +42,7 @@ public struct MemoryPlan: Sendable, Equatable {
     /// The parts of a model of `config`, before any step. Gradients and AdamW state are per trainable
     /// parameter (`trainableCount`: all of them, or the adapters' under LoRA); the weights count the adapters too.
     public init(config: DecoderConfig, parameterCount: Int, trainableCount: Int? = nil, referenceIsBase: Bool = false,
-                limitBytes: Int?) {
+                samplingPrecision: SamplingPrecision = .float32, limitBytes: Int?) {
         let P = parameterCount * MemoryLayout<Float>.stride
         let T = (trainableCount ?? parameterCount) * MemoryLayout<Float>.stride
         self.limitBytes = limitBytes
@@ -51,12 +54,15 @@ public struct MemoryPlan: Sendable, Equatable {
         let layerFloats = config.numLayers > 0 ? (parameterCount - config.vocabSize * config.hiddenSize) / config.numLayers : 0
         referenceBF16Bytes = referenceIsBase ? 0
             : parameterCount * 2 + max(config.vocabSize * config.hiddenSize, layerFloats) * MemoryLayout<Float>.stride
-        kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * MemoryLayout<Float>.stride
+        let half = samplingPrecision == .bfloat16
+        kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * (half ? 2 : MemoryLayout<Float>.stride)
+        samplingWeightsBytes = half ? parameterCount * 2 : 0
     }
 
     /// Resident for a training step besides its working memory.
     func fixedBytes(withReference: Bool, referenceInBFloat16: Bool = false) -> Int {
         weightsBytes + gradientsBytes + optimizerBytes + (withReference ? (referenceInBFloat16 ? referenceBF16Bytes : referenceBytes) : 0)
+            + (referenceIsBase ? samplingWeightsBytes : 0)
     }
 
     /// Under LoRA a pass accumulates no weight gradient, so small passes cost no time (at the Qwen3-0.6B shape one

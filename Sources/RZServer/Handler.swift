@@ -332,7 +332,7 @@ package struct Handler: APIProtocol {
                 .init(rank: $0.config.rank, alpha: $0.config.alpha,
                       targetModules: $0.config.targetModules.compactMap { .init(rawValue: $0.rawValue) },
                       useRslora: $0.config.useRSLoRA, trainableParameterCount: Int64($0.parameterCount))
-            }))))
+            }, samplingPrecision: .init(rawValue: i.samplingPrecision.rawValue)))))
     }
 
     private func memoryPlan(_ m: MemoryPlan) -> Components.Schemas.MemoryPlan {
@@ -340,6 +340,7 @@ package struct Handler: APIProtocol {
               optimizerBytes: Int64(m.optimizerBytes), referenceBytes: Int64(m.referenceBytes),
               referenceBfloat16Bytes: Int64(m.referenceBF16Bytes),
               kvCacheBytesPerToken: Int64(m.kvCacheBytesPerToken),
+              samplingWeightsBytes: m.samplingWeightsBytes > 0 ? Int64(m.samplingWeightsBytes) : nil,
               lastStep: m.lastStep.map {
                   .init(microBatchTokens: Int64($0.microBatchTokens), recomputeActivations: $0.recomputeActivations,
                         workingBytes: Int64($0.workingBytes), peakBytes: Int64($0.peakBytes))

@@ -201,6 +201,7 @@ public final class PolicyTrainer {
     /// One GRPO optimizer step over `samples` (whole groups: advantages are computed within the batch).
     public func grpoStep(_ samples: [GRPOSample]) throws -> StepMetrics {
         try validate(samples)
+        releaseStaleSamplingWeights()
         let advantages = try groupAdvantages(rewards: samples.map(\.reward), groups: samples.map(\.group),
                                              epsilon: settings.loss.advantageEpsilon)
         let weights = aggregationWeights(settings.loss.aggregation, lengths: samples.map { $0.response.count })
@@ -285,6 +286,7 @@ public final class PolicyTrainer {
         for (i, s) in samples.enumerated() where s.prompt.isEmpty || s.target.isEmpty {
             throw GRPOError.invalidValue("sample \(i) needs a non-empty prompt and target")
         }
+        releaseStaleSamplingWeights()
         let total = Double(samples.reduce(0) { $0 + $1.target.count })
         applyMemorySettings()
         var metrics = StepMetrics()
@@ -335,6 +337,13 @@ public final class PolicyTrainer {
         return ranges
     }
 
+    /// Drops the model's BF16 copy for sampling when this training changes the weights it was rounded from: before a
+    /// full fine-tuning step (so that its memory is free for the step) and after the update. Under LoRA the base does
+    /// not change and the copy stays.
+    private func releaseStaleSamplingWeights() {
+        if model.adapters == nil { model.invalidateSamplingWeights() }
+    }
+
     /// Clips the global gradient norm and applies AdamW, or skips when the norm is not finite.
     private func applyUpdate(_ metrics: inout StepMetrics) throws {
         guard let grads = model.gradients else { throw GRPOError.invalidValue("no gradients") }
@@ -350,7 +359,7 @@ public final class PolicyTrainer {
         let coefficient = settings.maxGradNorm / (norm + 1e-6)
         if coefficient < 1 { scaleInPlace(grads.base, Float(coefficient), count: grads.count) }
         metrics.learningRate = optimizer.update(params: model.trainableParameters, grads: grads, settings: settings.optimizer)
-        model.invalidateSamplingWeights()
+        releaseStaleSamplingWeights()
         metrics.step = optimizer.step
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-import RZHost
+@testable import RZHost
 import RZModel
 import RZTestSupport
 import RZTraining
@@ -54,6 +54,21 @@ struct MemoryPlanTests {
         let c = h.info.config
         #expect(m.kvCacheBytesPerToken == 2 * c.numLayers * c.numKVHeads * c.headDim * 4)
         #expect(m.limitBytes == 1 << 30 && m.lastStep == nil)
+        #expect(m.samplingWeightsBytes == 0 && h.info.samplingPrecision == .float32)
+    }
+
+    @Test("sampling in BF16: half-size KV cache per token, and the BF16 weights count in a LoRA step's fixed part only")
+    func bf16Sampling() throws {
+        let c = DecoderConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, numLayers: 3, numHeads: 4, numKVHeads: 2, headDim: 4)
+        let P = 1000, T = 100
+        let full = MemoryPlan(config: c, parameterCount: P, samplingPrecision: .bfloat16, limitBytes: nil)
+        let lora = MemoryPlan(config: c, parameterCount: P, trainableCount: T, referenceIsBase: true, samplingPrecision: .bfloat16,
+                              limitBytes: nil)
+        let f32 = MemoryPlan(config: c, parameterCount: P, trainableCount: T, referenceIsBase: true, limitBytes: nil)
+        #expect(full.kvCacheBytesPerToken == 2 * c.numLayers * c.numKVHeads * c.headDim * 2)
+        #expect(full.samplingWeightsBytes == 2 * P && lora.samplingWeightsBytes == 2 * P && f32.samplingWeightsBytes == 0)
+        #expect(full.fixedBytes(withReference: false) == full.weightsBytes + full.gradientsBytes + full.optimizerBytes)
+        #expect(lora.fixedBytes(withReference: false) == f32.fixedBytes(withReference: false) + 2 * P)
     }
 
     @Test("a step that fits runs as asked; tighter limits turn on recomputation, then shrink micro-batches; the result is the same")
