@@ -217,49 +217,52 @@ extension DecoderModel {
                                     let cache = caches[i]
                                     let rows = counts[i], keysN = cache.lengths[slots[i]] + rows
                                     let keyBase = slots[i] * cache.capacity * KD + g * HD
-                                    if cache.precision == .bfloat16 {
-                                        let kg = cache.keys16[l].bits + keyBase, vg = cache.values16[l].bits + keyBase
-                                        if rows == 1 {
-                                            rowInvariantMatmulBF16(M: group, N: keysN, K: HD, A: activations16 + rowStart[i] * QD + g * group * HD,
-                                                                   lda: HD, W: kg, ldw: KD, C: sc, ldc: keysN)
-                                            for h in 0..<group {
-                                                causalSoftmaxForward(scores: sc + h * keysN, rows: 1, cols: keysN, ld: keysN, scale: scale)
-                                                weightedSumOfRows(out: att.base + rowStart[i] * QD + (g * group + h) * HD, weights: sc + h * keysN,
-                                                                  rows: vg, count: keysN, stride: KD, width: HD)
-                                            }
-                                            continue
+                                    let half = cache.precision == .bfloat16
+                                    /// Scores (m, keysN) of m query rows at `offset` in q (`lda` apart) against the group's keys.
+                                    func score(_ m: Int, _ offset: Int, lda: Int) {
+                                        if half {
+                                            rowInvariantMatmulBF16(M: m, N: keysN, K: HD, A: activations16 + offset, lda: lda,
+                                                                   W: cache.keys16[l].bits + keyBase, ldw: KD, C: sc, ldc: keysN)
+                                        } else {
+                                            rowInvariantMatmul(M: m, N: keysN, K: HD, A: q.base + offset, lda: lda,
+                                                               W: cache.keys[l].base + keyBase, ldw: KD, C: sc, ldc: keysN)
                                         }
-                                        for h in (g * group)..<((g + 1) * group) {
-                                            // Rows of this head: queries (rows, HD) at stride QD; row r sees keysN − rows + r + 1 keys.
-                                            rowInvariantMatmulBF16(M: rows, N: keysN, K: HD, A: activations16 + rowStart[i] * QD + h * HD, lda: QD,
-                                                                   W: kg, ldw: KD, C: sc, ldc: keysN)
-                                            causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
-                                            for r in 0..<rows {
-                                                weightedSumOfRows(out: att.base + (rowStart[i] + r) * QD + h * HD, weights: sc + r * keysN,
-                                                                  rows: vg, count: keysN - rows + r + 1, stride: KD, width: HD)
-                                            }
-                                        }
-                                        continue
                                     }
-                                    let kg = cache.keys[l].base + keyBase, vg = cache.values[l].base + keyBase
+                                    /// `out` = the first `count` probabilities in `p` weighting the group's values.
+                                    func weigh(_ out: FloatPointer, _ p: UnsafePointer<Float>, _ count: Int) {
+                                        if half {
+                                            weightedSumOfRows(out: out, weights: p, rows: cache.values16[l].bits + keyBase, count: count,
+                                                              stride: KD, width: HD)
+                                        } else {
+                                            weightedSumOfRows(out: out, weights: p, rows: cache.values[l].base + keyBase, count: count,
+                                                              stride: KD, width: HD)
+                                        }
+                                    }
                                     if rows == 1 {
-                                        // Decoding: the group's heads (contiguous in q) score the cached keys in one
-                                        // product, then each head's probabilities weight the cached values.
-                                        let qg = q.base + rowStart[i] * QD + g * group * HD
-                                        rowInvariantMatmul(M: group, N: keysN, K: HD, A: qg, lda: HD, W: kg, ldw: KD, C: sc, ldc: keysN)
+                                        // Decoding: the group's heads (contiguous in q) score the cached keys in one product,
+                                        // then each head's probabilities weight the cached values.
+                                        score(group, rowStart[i] * QD + g * group * HD, lda: HD)
                                         for h in 0..<group {
                                             causalSoftmaxForward(scores: sc + h * keysN, rows: 1, cols: keysN, ld: keysN, scale: scale)
-                                            weightedSumOfRows(out: att.base + rowStart[i] * QD + (g * group + h) * HD, weights: sc + h * keysN,
-                                                              rows: vg, count: keysN, stride: KD, width: HD)
+                                            weigh(att.base + rowStart[i] * QD + (g * group + h) * HD, sc + h * keysN, keysN)
                                         }
-                                        continue
-                                    }
-                                    for h in (g * group)..<((g + 1) * group) {
-                                        gemm(.none, .transposed, M: rows, N: keysN, K: HD, A: q.base + rowStart[i] * QD + h * HD, lda: QD,
-                                             B: kg, ldb: KD, C: sc, ldc: keysN)
-                                        causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
-                                        gemm(.none, .none, M: rows, N: HD, K: keysN, A: sc, lda: keysN, B: vg, ldb: KD,
-                                             C: att.base + rowStart[i] * QD + h * HD, ldc: QD)
+                                    } else if half {
+                                        // Prefill from a BF16 cache: per head, row r of the prompt sees keysN − rows + r + 1 keys.
+                                        for h in (g * group)..<((g + 1) * group) {
+                                            score(rows, rowStart[i] * QD + h * HD, lda: QD)
+                                            causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
+                                            for r in 0..<rows { weigh(att.base + (rowStart[i] + r) * QD + h * HD, sc + r * keysN, keysN - rows + r + 1) }
+                                        }
+                                    } else {
+                                        // Float32 prefill: OpenBLAS per sequence and head, the same call whatever else is in the batch.
+                                        let kg = cache.keys[l].base + keyBase, vg = cache.values[l].base + keyBase
+                                        for h in (g * group)..<((g + 1) * group) {
+                                            gemm(.none, .transposed, M: rows, N: keysN, K: HD, A: q.base + rowStart[i] * QD + h * HD, lda: QD,
+                                                 B: kg, ldb: KD, C: sc, ldc: keysN)
+                                            causalSoftmaxForward(scores: sc, rows: rows, cols: keysN, ld: keysN, scale: scale)
+                                            gemm(.none, .none, M: rows, N: HD, K: keysN, A: sc, lda: keysN, B: vg, ldb: KD,
+                                                 C: att.base + rowStart[i] * QD + h * HD, ldc: QD)
+                                        }
                                     }
                                 }
                             }
