@@ -45,6 +45,7 @@ final class Engine {
          memoryLimitBytes: Int? = nil, baseModelDir: String? = nil, samplingPrecision: SamplingPrecision = .float32, logger: Logger) {
         self.samplingPrecision = samplingPrecision
         trainer.model.samplingPrecision = samplingPrecision
+        trainer.model.prepareSampling()
         self.trainer = trainer
         memory = Self.memoryPlan(trainer, limitBytes: memoryLimitBytes)
         self.baseModelDir = baseModelDir
@@ -72,6 +73,7 @@ final class Engine {
 
     private func replaceTrainer(_ new: PolicyTrainer) {
         new.model.samplingPrecision = samplingPrecision
+        new.model.prepareSampling()
         trainer = new
         batcher = ContinuousBatcher(model: new.model)
         memory = Self.memoryPlan(new, limitBytes: memory.limitBytes)

@@ -102,6 +102,11 @@ public final class DecoderModel {
     /// Whoever writes `parameters` directly calls it; the next BF16 sampling pass rounds them again.
     public func invalidateSamplingWeights() { samplingWeightsBF16 = nil }
 
+    /// Makes what sampling in `samplingPrecision` needs now rather than at the first request (a service at start-up).
+    public func prepareSampling() {
+        if samplingPrecision == .bfloat16 { _ = bf16SamplingWeights() }
+    }
+
     /// The BF16 copy of the parameters for sampling (the model's own when it is held in BF16).
     func bf16SamplingWeights() -> BF16Weights {
         if let bf16Parameters { return bf16Parameters }
