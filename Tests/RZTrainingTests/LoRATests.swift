@@ -99,6 +99,19 @@ struct LoRATests {
                 #expect(TestData.maxAbsError(logits, Array(adapted[s][(t * V)..<((t + 1) * V)])) < 1e-5, "\(name) cached \(s) \(t)")
             }
         }
+        // Sampling in BF16 (base weights and KV cache in BF16, adapters float32) stays near the float32 logits, and
+        // the adapters still act (the BF16 logits are nearer the adapted model's than the base's).
+        model.samplingPrecision = .bfloat16
+        let cache16 = KVCache(config: model.config, slots: seqs.count, capacity: 16, precision: .bfloat16)
+        let last = try model.forwardCached(slots: Array(seqs.indices), tokens: seqs, cache: cache16)
+        let baseLogits = try #require(try base.forward(seqs, returnLogits: true).logits)
+        for s in seqs.indices {
+            let n = seqs[s].count, ref = Array(adapted[s][((n - 1) * V)..<(n * V)]), plain = Array(baseLogits[s][((n - 1) * V)..<(n * V)])
+            let scale = Double(ref.map(abs).max() ?? 1)
+            #expect(TestData.maxAbsError(last[s], ref) < 0.03 * scale, "\(name) bf16 \(s)")
+            #expect(TestData.maxAbsError(last[s], ref) < TestData.maxAbsError(last[s], plain), "\(name) bf16 adapters \(s)")
+        }
+        model.samplingPrecision = .float32
         // Merging folds the adapters into the weights: same logits, no adapters left.
         model.mergeAdapters()
         #expect(model.adapters == nil)
