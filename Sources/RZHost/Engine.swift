@@ -124,10 +124,49 @@ final class Engine {
 
     // MARK: Generation
 
-    /// Tokenizes and admits a request; default stop tokens are the tokenizer's end-of-text and chat end.
-    func submit(_ request: GenerateRequest) throws -> (id: Int, promptIds: [[Int32]]) {
+    /// A tokenized generate request and the KV cache it will hold while in flight.
+    struct PreparedRequest {
+        let request: GenerateRequest
+        let ids: [[Int32]]
+        let cacheBytes: Int
+    }
+
+    /// The KV cache all requests in flight may hold together: the memory limit less the weights, the training state
+    /// and the BF16 copy (nil without a limit). A request whose cache alone exceeds it is refused; one that only
+    /// does not fit beside those in flight waits for them (`WorkerLoop`).
+    var kvCacheBudgetBytes: Int? {
+        guard let limit = memory.limitBytes else { return nil }
+        let fixed = memory.weightsBytes + memory.gradientsBytes + memory.optimizerBytes + memory.referenceBytes
+            + memory.samplingWeightsBytes
+        return max(0, limit - fixed)
+    }
+
+    /// Bytes of KV cache held by the requests in flight.
+    var kvCacheBytesInFlight: Int { batcher.cacheBytes }
+
+    /// Tokenizes a request and sizes its KV cache (every sample's slot at full capacity, as the batcher allocates it).
+    func prepare(_ request: GenerateRequest) throws -> PreparedRequest {
         let ids = try request.prompts.map(tokenize)
         guard ids.allSatisfy({ !$0.isEmpty }) else { throw HostError.invalidRequest("a prompt tokenizes to nothing") }
+        let capacity = min((ids.map(\.count).max() ?? 0) + request.parameters.maxTokens, model.config.maxPositionEmbeddings)
+        let bytes = ids.count * request.parameters.n * capacity * memory.kvCacheBytesPerToken
+        if let budget = kvCacheBudgetBytes, bytes > budget {
+            throw HostError.insufficientMemory(
+                "this request's KV cache needs \(MemoryPlan.gigabytes(bytes)) (\(ids.count) prompts × n \(request.parameters.n) × "
+                    + "\(capacity) tokens × \(memory.kvCacheBytesPerToken) bytes); beside its weights and training state the service "
+                    + "holds at most \(MemoryPlan.gigabytes(budget)): ask for fewer prompts, samples or tokens per request")
+        }
+        return PreparedRequest(request: request, ids: ids, cacheBytes: bytes)
+    }
+
+    /// Tokenizes and admits a request; default stop tokens are the tokenizer's end-of-text and chat end.
+    func submit(_ request: GenerateRequest) throws -> (id: Int, promptIds: [[Int32]]) {
+        try submit(prepare(request))
+    }
+
+    /// Admits a prepared request.
+    func submit(_ prepared: PreparedRequest) throws -> (id: Int, promptIds: [[Int32]]) {
+        let request = prepared.request, ids = prepared.ids
         var params = request.parameters
         if !request.ignoreEOS {
             params.stopTokens = Array(Set(params.stopTokens + eosTokenIds)).sorted()

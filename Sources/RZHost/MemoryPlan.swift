@@ -117,7 +117,7 @@ public struct MemoryPlan: Sendable, Equatable {
         }
         // The smallest need, named with the smallest pass that reaches it (one sequence per pass).
         let least = tried.min { ($0.peakBytes, $0.microBatchTokens) < ($1.peakBytes, $1.microBatchTokens) } ?? asked
-        func gb(_ b: Int) -> String { String(format: "%.2f GB", Double(b) / 1e9) }
+        let gb = Self.gigabytes
         throw HostError.insufficientMemory(
             "a step over \(lengths.count) sequences (longest \(longest) tokens) needs at least \(gb(least.peakBytes)): "
                 + "weights \(gb(weightsBytes)), gradients \(gb(gradientsBytes)), AdamW \(gb(optimizerBytes))"
@@ -125,6 +125,9 @@ public struct MemoryPlan: Sendable, Equatable {
                     ? ", reference \(gb(settings.referenceInBFloat16 ? referenceBF16Bytes : referenceBytes))" : "")
                 + ", activations \(gb(least.workingBytes)) (\(least.microBatchTokens)-token passes, recomputed); the memory limit is \(gb(limit))")
     }
+
+    /// `bytes` as "1.23 GB", for messages.
+    static func gigabytes(_ bytes: Int) -> String { String(format: "%.2f GB", Double(bytes) / 1e9) }
 
     /// The default limit: what the cgroup allows, else the memory available now, less a margin (a tenth,
     /// at least 512 MB) for what the plan does not count. Nil when neither can be read.

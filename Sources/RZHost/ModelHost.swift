@@ -295,15 +295,42 @@ struct WorkerLoop {
 
     func run() {
         var waiting: [Int: (GenerateRequest, [[Int32]], CheckedContinuation<GenerateResult, any Error>, Int)] = [:]
+        // Requests whose KV cache does not fit beside those in flight, in arrival order; admitted as caches are freed.
+        var deferred: [(Engine.PreparedRequest, CheckedContinuation<GenerateResult, any Error>)] = []
+        func admit(_ prepared: Engine.PreparedRequest, _ continuation: CheckedContinuation<GenerateResult, any Error>) {
+            do {
+                let (id, ids) = try engine.submit(prepared)
+                waiting[id] = (prepared.request, ids, continuation, engine.modelVersion)
+            } catch {
+                continuation.resume(throwing: Engine.clientError(error))
+            }
+        }
+        /// Whether `bytes` more of KV cache fit now (always, when nothing is in flight: a request larger than the
+        /// budget was refused when it was prepared).
+        func fits(_ bytes: Int) -> Bool {
+            guard let budget = engine.kvCacheBudgetBytes, engine.batcher.hasWork else { return true }
+            return engine.kvCacheBytesInFlight + bytes <= budget
+        }
         while true {
-            let (jobs, finish) = queue.take(busy: engine.batcher.hasWork)
-            if finish { break }
+            while let (prepared, continuation) = deferred.first, fits(prepared.cacheBytes) {
+                deferred.removeFirst()
+                admit(prepared, continuation)
+            }
+            let (jobs, finish) = queue.take(busy: engine.batcher.hasWork || !deferred.isEmpty)
+            if finish {
+                for (_, continuation) in deferred { continuation.resume(throwing: HostError.unavailable("the service is shutting down")) }
+                break
+            }
             for job in jobs {
                 switch job {
                 case .generate(let request, let continuation):
                     do {
-                        let (id, ids) = try engine.submit(request)
-                        waiting[id] = (request, ids, continuation, engine.modelVersion)
+                        let prepared = try engine.prepare(request)
+                        if deferred.isEmpty && fits(prepared.cacheBytes) {
+                            admit(prepared, continuation)
+                        } else {
+                            deferred.append((prepared, continuation))
+                        }
                     } catch {
                         continuation.resume(throwing: Engine.clientError(error))
                     }

@@ -61,6 +61,8 @@ public final class ContinuousBatcher {
     /// Requests admitted and not yet returned by `step()`.
     public var inFlight: Int { requests.count }
     public var hasWork: Bool { !requests.isEmpty }
+    /// Bytes of KV cache the requests in flight hold.
+    public var cacheBytes: Int { requests.reduce(0) { $0 + $1.cache.byteCount } }
 
     /// Validates and queues a request; returns its id. Nothing is computed until `step()`.
     public func submit(prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)? = nil) throws -> Int {

@@ -3,6 +3,7 @@ import Logging
 import Testing
 @testable import RZHost
 import RZModel
+import RZSampling
 import RZTestSupport
 import RZTraining
 
@@ -55,6 +56,41 @@ struct MemoryPlanTests {
         #expect(m.kvCacheBytesPerToken == 2 * c.numLayers * c.numKVHeads * c.headDim * 4)
         #expect(m.limitBytes == 1 << 30 && m.lastStep == nil)
         #expect(m.samplingWeightsBytes == 0 && h.info.samplingPrecision == .float32)
+    }
+
+    @Test("generation: a request whose KV cache cannot fit is refused (413); ones that fit only one or two at a time wait and finish")
+    func kvCacheBudget() async throws {
+        let probe = try host(limit: nil)
+        let m = probe.info.memory
+        await probe.shutdown()
+        let fixed = m.weightsBytes + m.gradientsBytes + m.optimizerBytes + m.referenceBytes + m.samplingWeightsBytes
+        // One request: a 3-token prompt, n 4, 8 new tokens: 4 slots of 11 tokens.
+        let one = 4 * 11 * m.kvCacheBytesPerToken
+        let h = try host(limit: fixed + one * 5 / 2)
+        let model = try ModelFolder.load(dir)
+        let requests = (0..<6).map { i in
+            GenerateRequest(prompts: [.tokenIds([Int32(i + 3), 5, 7])],
+                            parameters: SamplingParameters(temperature: 1, maxTokens: 8, n: 4, seed: UInt64(i)), ignoreEOS: true)
+        }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerateResult).self) { group in
+            for (i, r) in requests.enumerated() { group.addTask { (i, try await h.generate(r)) } }
+            var out: [Int: GenerateResult] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        for (i, r) in requests.enumerated() {
+            guard case .tokenIds(let p) = r.prompts[0] else { continue }
+            let alone = try generate(model: model, prompts: [p], parameters: r.parameters)[0]
+            #expect(try #require(results[i]).samples[0].map(\.generation.tokens) == alone.map(\.tokens), "request \(i)")
+        }
+        let tooLarge = GenerateRequest(prompts: [.tokenIds([3, 5, 7])], parameters: SamplingParameters(maxTokens: 8, n: 12))
+        await #expect(throws: HostError.self) { _ = try await h.generate(tooLarge) }
+        do {
+            _ = try await h.generate(tooLarge)
+        } catch let e as HostError {
+            #expect(e.code == "insufficient_memory" && e.message.contains("KV cache"))
+        }
+        await h.shutdown()
     }
 
     @Test("sampling in BF16: half-size KV cache per token, and the BF16 weights count in a LoRA step's fixed part only")
