@@ -486,16 +486,20 @@ public final class Coordinator {
         return try TrainingBatch.decoder.decode(TrainingBatchFile.self, from: data).batch
     }
 
-    func settings(_ o: OptimizerConfig) -> Components.Schemas.TrainingSettings {
-        let kl: Components.Schemas.KLPenalty? = switch o.klPenalty {
+    func settings(_ o: OptimizerConfig) -> Components.Schemas.TrainingSettings { Self.trainingSettings(o) }
+
+    /// The service's training settings for a run's optimizer section. `kl_penalty: "none"` is sent as `disabled`, so the
+    /// service switches the KL term (and its reference forward) off rather than applying its default estimator.
+    static func trainingSettings(_ o: OptimizerConfig) -> Components.Schemas.TrainingSettings {
+        let kl: Components.Schemas.KLPenalty = switch o.klPenalty {
         case "kl": .kl
         case "mse": .mse
         case "abs": .abs
-        case "low_var_kl": .lowVarKl
-        default: nil
+        case "none": .disabled
+        default: .lowVarKl
         }
         return .init(clipRatioLow: o.clipRatioLow, clipRatioHigh: o.clipRatioHigh, clipRatioDual: o.clipRatioDual,
-                     klPenalty: kl, klCoef: kl == nil ? 0 : o.klCoef,
+                     klPenalty: kl, klCoef: kl == .disabled ? 0 : o.klCoef,
                      aggregation: o.aggregation == "token_mean" ? .tokenMean : .seqMeanTokenMean,
                      learningRate: o.learningRate, weightDecay: o.weightDecay, lrSchedule: .init(kind: .constant),
                      maxGradNorm: o.maxGradNorm, referenceDtype: o.referenceDtype == "bfloat16" ? .bfloat16 : nil)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import RZCoordinator
+@testable import RZCoordinator
+import RZAPI
 import RZRewards
 import RZTestSupport
 
@@ -90,5 +91,22 @@ struct ConfigTests {
         #expect(bins.map(\.low) == [0, 0.3, 0.5, 0.7, 0.9])
         #expect(bins.map(\.checked) == [1, 1, 1, 0, 2])
         #expect(bins.map(\.right) == [1, 0, 1, 0, 1])
+    }
+}
+
+@Suite("What the coordinator sends for a run's optimizer settings")
+struct TrainingSettingsMappingTests {
+    @Test("kl_penalty none is sent as disabled with coefficient 0 (no reference forward); the estimators map by name")
+    func klPenalty() {
+        var o = OptimizerConfig()
+        o.klCoef = 0.05
+        let cases: [(String, Components.Schemas.KLPenalty, Double)] = [
+            ("none", .disabled, 0), ("low_var_kl", .lowVarKl, 0.05), ("kl", .kl, 0.05), ("mse", .mse, 0.05), ("abs", .abs, 0.05),
+        ]
+        for (name, expected, coef) in cases {
+            o.klPenalty = name
+            let s = Coordinator.trainingSettings(o)
+            #expect(s.klPenalty == expected && s.klCoef == coef, "\(name)")
+        }
     }
 }
