@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.request
 
-from rzero_service import serve
+from rzero_service import post, serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -66,9 +66,8 @@ def rzero_bench(rzero, model, parallel, threads, port, precision):
     vocab = json.load(open(os.path.join(model, "config.json")))["vocab_size"]
     with serve(rzero, model, port, extra=["--threads", str(threads), "--sampling-precision", precision]):
         # Warm-up (thread pool, first touch of the weights), as llama-batched-bench warms up before it measures.
-        body = {"prompts": [{"token_ids": [1, 2, 3]}], "max_tokens": 2, "ignore_eos": True, "seed": 1}
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/generate", data=json.dumps(body).encode(),
-                                                      headers={"Content-Type": "application/json"}), timeout=600).read()
+        post(f"http://127.0.0.1:{port}/v1/generate", {"prompts": [{"token_ids": [1, 2, 3]}], "max_tokens": 2, "ignore_eos": True,
+                                                     "seed": 1})
         for b in parallel:
             n = min(b, 8)
             r = random.Random(b)

@@ -15,17 +15,9 @@ import os
 import random
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rzero_service import serve  # noqa: E402
-
-
-def post(port, body, timeout=7200):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/generate", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return json.loads(resp.read())
+from rzero_service import post, serve  # noqa: E402
 
 
 def main():
@@ -43,12 +35,13 @@ def main():
     questions = [f"What is {r.randrange(10, 999)} + {r.randrange(10, 999)} * {r.randrange(2, 99)}? "
                  "Put the final answer in \\boxed{}." for _ in range(args.questions)]
     extra = ["--threads", str(args.threads)] + (["--sampling-precision", args.precision] if args.precision else [])
+    url = f"http://127.0.0.1:{args.port}/v1/generate"
     with serve(args.rzero, args.model, args.port, extra=extra):
-        post(args.port, {"prompts": [{"token_ids": [1, 2, 3]}], "max_tokens": 2, "ignore_eos": True, "seed": 1})
+        post(url, {"prompts": [{"token_ids": [1, 2, 3]}], "max_tokens": 2, "ignore_eos": True, "seed": 1})
         body = {"prompts": [{"messages": [{"role": "user", "content": q}]} for q in questions], "n": args.samples,
                 "max_tokens": args.max_tokens, "temperature": 1.0, "top_k": 40, "ignore_eos": True, "seed": 7}
         t0 = time.time()
-        out = post(args.port, body)
+        out = post(url, body)
         seconds = time.time() - t0
     tokens = sum(len(g["token_ids"]) for p in out["results"] for g in p["samples"])
     print(json.dumps({"rzero": args.rzero, "precision": args.precision, "answers": args.questions * args.samples,

@@ -20,13 +20,7 @@ import threading
 import time
 import urllib.request
 
-from rzero_service import serve, status_kb
-
-
-def post(url, body, timeout):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
+from rzero_service import post, serve, status_kb
 
 
 def main():

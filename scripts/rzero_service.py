@@ -1,5 +1,6 @@
 """A local `rzero serve` for the measuring scripts (standard library only)."""
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
@@ -42,3 +43,10 @@ def serve(rzero, model, port, role="solver", extra=(), checkpoints=None, log=Non
             proc.wait(timeout=120)
         if checkpoints is None:
             shutil.rmtree(ckpt, ignore_errors=True)
+
+
+def post(url, body, timeout=7200):
+    """POSTs `body` as JSON and returns the decoded JSON response."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
