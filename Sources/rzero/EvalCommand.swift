@@ -10,13 +10,16 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy of a model on problems with known answers: greedy decoding and majority-of-m.",
         discussion: """
-            --dataset is JSONL, one {"question", "answer"} per line (optional "family", "difficulty" give the \
-            breakdowns). The prompt is --template with {question} replaced (the built-in model's format by \
-            default). Prints JSON; --out writes one line per question (atomically).
+            --dataset is JSONL as the benchmarks ship it: {"question", "answer"} per line (optional "family", \
+            "difficulty" give the breakdowns); GSM8K's lines (the answer after "####"); MATH / MATH-500's \
+            {"problem", "answer"} or {"problem", "solution"} (the solution's last \\boxed{}; "type" or "subject" and \
+            "level" give the breakdowns). Parquet is not read: convert it to JSONL first. The prompt is --template \
+            with {question} replaced (the built-in model's format by default). Prints JSON; --out writes one line \
+            per question (atomically).
             """)
 
     @Option(help: "Hugging Face model folder with tokenizer.json.") var model: String
-    @Option(help: "JSONL of {\"question\", \"answer\"} lines.") var dataset: String
+    @Option(help: "JSONL of problems with answers (plain, GSM8K or MATH lines).") var dataset: String
     @Option(help: "Prompt template; {question} is replaced.") var template = "Q:{question}\nA:"
     @Option(help: "Answers sampled per question for the majority vote (0 or 1: greedy only).") var majority = 10
     @Option(help: "Sampling temperature of the majority answers.") var temperature = 1.0

@@ -110,3 +110,43 @@ struct TrainingSettingsMappingTests {
         }
     }
 }
+
+@Suite("Held-out datasets as the benchmarks ship them")
+struct LabelledDatasetFormatTests {
+    func load(_ lines: [String]) throws -> [LabelledProblem] {
+        let path = temporaryDirectory() + "/set.jsonl"
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return try LabelledDataset.load(path)
+    }
+
+    @Test("GSM8K and MATH lines give the same problems as the plain form")
+    func formats() throws {
+        let plain = try load([
+            #"{"question": "Tom has 1,200 apples and eats 2. How many are left?", "answer": "1198"}"#,
+            #"{"question": "What is 1/2 + 1/4?", "answer": "\\frac{3}{4}", "family": "Algebra", "difficulty": 2}"#,
+        ])
+        let gsm8k = try load([
+            #"{"question": "Tom has 1,200 apples and eats 2. How many are left?", "answer": "1200 - 2 = <<1200-2=1198>>1,198\n#### 1,198"}"#,
+        ])
+        let mathSolution = try load([
+            #"{"problem": "What is 1/2 + 1/4?", "solution": "We get $\\frac{2}{4}+\\frac{1}{4}=\\boxed{\\frac{3}{4}}$.", "level": "Level 2", "type": "Algebra"}"#,
+        ])
+        let math500 = try load([
+            #"{"problem": "What is 1/2 + 1/4?", "solution": "... \\boxed{0.75}", "answer": "\\frac{3}{4}", "level": 2, "subject": "Algebra"}"#,
+        ])
+        #expect(gsm8k == [plain[0]])
+        #expect(mathSolution == [plain[1]])
+        #expect(math500 == [plain[1]])
+    }
+
+    @Test("a line of no known form, or a solution without a box, is an error naming the line")
+    func errors() throws {
+        #expect(throws: ConfigError.self) { _ = try load([#"{"question": "1+1", "answer": "2"}"#, #"{"prompt": "x"}"#]) }
+        do {
+            _ = try load([#"{"problem": "p", "solution": "no box here"}"#])
+            Issue.record("expected an error")
+        } catch let e as ConfigError {
+            #expect(e.description.contains("line 1") && e.description.contains("boxed"))
+        }
+    }
+}
