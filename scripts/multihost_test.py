@@ -182,9 +182,11 @@ def main():
         roles = {"chal": ("challenger", 8101), "sol0": ("solver", 8102), "sol1": ("solver", 8102)}
         for host, (role, port) in roles.items():
             log = open(os.path.join(root, f"{host}.log"), "w")
+            # The replica pulls the trainer's weights, and only from there.
+            source = ["--weights-source", f"http://{HOSTS['sol0']}:8102"] if host == "sol1" else []
             procs.append(in_ns(host, [args.rzero, "serve", "--role", role, "--model", args.model, "--host", HOSTS[host],
-                                      "--port", str(port), "--checkpoints", os.path.join(root, f"ckpt-{host}"), "--threads", "1"],
-                               stdout=log, stderr=log))
+                                      "--port", str(port), "--checkpoints", os.path.join(root, f"ckpt-{host}"), "--threads", "1"]
+                               + source, stdout=log, stderr=log))
         for host, (_, port) in roles.items():
             wait_ready(host, port)
         run = os.path.join(root, "run")

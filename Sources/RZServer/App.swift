@@ -18,6 +18,9 @@ package struct ServerConfig: Sendable {
     /// Bearer token for training, checkpoint and reference endpoints; nil leaves them open (loopback only).
     package var token: String?
     package var maxBodyBytes = APILimits.defaultMaxBodyBytes
+    /// The services this one may pull weights from (`POST /v1/weights/sync`): only these are contacted, and only
+    /// they are sent the bearer token. Empty: syncing is refused.
+    package var weightsSources: [WeightsSource] = []
 
     package init(modelDir: String, checkpointsDir: String) {
         self.modelDir = modelDir
@@ -93,7 +96,8 @@ package func buildApplication(
     let router = Router()
     router.add(middleware: JSONRouterErrorMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes))
-    let handler = Handler(host: host, metrics: metrics, maxBodyBytes: config.maxBodyBytes, upstreamToken: config.token)
+    let handler = Handler(host: host, metrics: metrics, maxBodyBytes: config.maxBodyBytes, upstreamToken: config.token,
+                          weightsSources: config.weightsSources)
     let errorLogger = logger
     try handler.registerHandlers(on: router, middlewares: [
         JSONErrorMiddleware(onInternalError: { operation, error in

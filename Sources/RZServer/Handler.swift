@@ -44,11 +44,17 @@ package struct Handler: APIProtocol {
     /// Pulls weights from other services for `syncWeights`.
     package let weightsFetcher: WeightsFetcher
 
-    package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int, upstreamToken: String? = nil) {
+    /// Where `syncWeights` may pull from (`rzero serve --weights-source`).
+    package let weightsSources: [WeightsSource]
+
+    package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int, upstreamToken: String? = nil,
+                 weightsSources: [WeightsSource] = []) {
         self.host = host
         self.metrics = metrics
         self.maxBodyBytes = maxBodyBytes
-        self.weightsFetcher = WeightsFetcher(token: upstreamToken)
+        self.weightsSources = weightsSources
+        // A snapshot is this model's weights (or adapters) in float32 at most, plus its safetensors header.
+        self.weightsFetcher = WeightsFetcher(token: upstreamToken, maxBytes: host.info.memory.weightsBytes + (64 << 20))
     }
 
     /// Counts and times an operation; maps host errors to API errors.
@@ -275,6 +281,12 @@ package struct Handler: APIProtocol {
         return try await measured(Operations.SyncWeights.id) {
             guard let source = URL(string: body.source), let scheme = source.scheme, ["http", "https"].contains(scheme), source.host != nil else {
                 throw APIError.invalidRequest("source must be an http(s) URL")
+            }
+            // Only configured sources are contacted (and sent the token): a token holder cannot point the service elsewhere.
+            guard weightsSources.contains(where: { $0.covers(source) }) else {
+                throw APIError.invalidRequest(weightsSources.isEmpty
+                    ? "this service takes weights from no source: start it with --weights-source <trainer URL> (or RZERO_WEIGHTS_SOURCES)"
+                    : "\(body.source) is not one of this service's weights sources (\(weightsSources.map(\.description).joined(separator: ", ")))")
             }
             guard body.version >= 0, body.version <= Int64(Int.max) else { throw APIError.invalidRequest("version must be ≥ 0") }
             let version = Int(body.version)

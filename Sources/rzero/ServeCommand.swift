@@ -37,6 +37,11 @@ struct Serve: AsyncParsableCommand {
     var loraTargets = "all-linear"
     @Flag(help: "rsLoRA scaling: alpha / sqrt(rank).") var rslora = false
     @Option(help: "Seed of the adapters' initialisation.") var loraSeed: UInt64 = 0
+    @Option(name: .customLong("weights-source"), help: ArgumentHelp(
+        "A service this one may pull weights from (POST /v1/weights/sync): a replica's trainer URL. Repeatable.",
+        discussion: "Default: the space- or comma-separated URLs in RZERO_WEIGHTS_SOURCES. Only these are contacted and "
+            + "sent the bearer token; a sync naming any other URL is refused (400)."))
+    var weightsSources: [String] = []
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -47,6 +52,13 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.role = role
         config.maxBodyBytes = maxBodyBytes
+        let sourceTexts = weightsSources.isEmpty
+            ? (ProcessInfo.processInfo.environment["RZERO_WEIGHTS_SOURCES"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+            : weightsSources
+        config.weightsSources = try sourceTexts.map { text in
+            guard let source = WeightsSource(text) else { throw failure("--weights-source must be an http(s) URL with a host (got \(text))") }
+            return source
+        }
         if let tokenFile {
             guard let t = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { throw failure("cannot read --token-file \(tokenFile)") }
             config.token = t.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -79,9 +79,11 @@ final class LiveService: @unchecked Sendable {
         self.host = host
     }
 
-    static func start(role: Role, modelDir: String = ToyModel.folder, checkpointsDir: String, port: Int = 0) async throws -> LiveService {
+    static func start(role: Role, modelDir: String = ToyModel.folder, checkpointsDir: String, port: Int = 0,
+                      weightsSources: [String] = []) async throws -> LiveService {
         var config = ServerConfig(modelDir: modelDir, checkpointsDir: checkpointsDir)
         config.port = port
+        config.weightsSources = weightsSources.compactMap(WeightsSource.init)
         config.role = role
         var logger = Logger(label: "rzero.test.\(role.rawValue)")
         logger.logLevel = .warning

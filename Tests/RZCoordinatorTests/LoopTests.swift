@@ -248,7 +248,10 @@ struct LoopTests {
             let challenger = try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger")
             // Replicas pull the trainer's weights over HTTP: no shared folder.
             var solvers: [LiveService] = []
-            for i in 0..<count { solvers.append(try await LiveService.start(role: .solver, checkpointsDir: root + "/solver\(i)")) }
+            for i in 0..<count {
+                solvers.append(try await LiveService.start(role: .solver, checkpointsDir: root + "/solver\(i)",
+                                                           weightsSources: solvers.first.map { [$0.url] } ?? []))
+            }
             let services = ServiceSet(challenger: roleService("challenger", challenger.url),
                                       solvers: solvers.enumerated().map { roleService("solver\($0.offset)", $0.element.url) })
             let dir = root + "/run"
@@ -272,7 +275,10 @@ struct LoopTests {
         for replicas in [0, 1] {
             let root = temporaryDirectory()
             var challengers: [LiveService] = []
-            for i in 0...replicas { challengers.append(try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger\(i)")) }
+            for i in 0...replicas {
+                challengers.append(try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger\(i)",
+                                                               weightsSources: challengers.first.map { [$0.url] } ?? []))
+            }
             let solver = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver")
             let services = ServiceSet(challenger: roleService("challenger", challengers[0].url),
                                       challengerReplicas: challengers.dropFirst().map { roleService("challenger-replica", $0.url) },
@@ -294,7 +300,7 @@ struct LoopTests {
         let root = temporaryDirectory()
         let challenger = try await LiveService.start(role: .challenger, checkpointsDir: root + "/challenger")
         let trainer = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver0")
-        var replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1")
+        var replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1", weightsSources: [trainer.url])
         let replicaURL = replica.url
         let port = try #require(Int(replicaURL.split(separator: ":").last ?? ""))
         let services = ServiceSet(challenger: roleService("challenger", challenger.url),
@@ -307,7 +313,7 @@ struct LoopTests {
         try await c.run(maxUnits: firstPool)
         await replica.stop()                      // dies before the first pool's votes
         try await c.run(maxUnits: secondIteration - firstPool)
-        replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1-new", port: port)
+        replica = try await LiveService.start(role: .solver, checkpointsDir: root + "/solver1-new", port: port, weightsSources: [trainer.url])
         c.retryReplicasNow()                      // do not wait out the 30 s back-off in a test
         try await c.run()
         #expect(c.isFinished)

@@ -14,12 +14,14 @@ import RZServer
 import RZTestSupport
 
 /// A server on 127.0.0.1 port 0 for one test; `body` gets its base URL. Stops it afterwards.
-func withLiveServer(token: String? = nil, maxBodyBytes: Int = 1 << 20, _ body: @Sendable (String) async throws -> Void) async throws {
+func withLiveServer(token: String? = nil, maxBodyBytes: Int = 1 << 20, weightsSources: [String] = [],
+                    _ body: @Sendable (String) async throws -> Void) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rzero-srv-\(UUID().uuidString)").path
     var config = ServerConfig(modelDir: Fixtures.path("engine/tied"), checkpointsDir: dir + "/checkpoints")
     config.port = 0
     config.token = token
     config.maxBodyBytes = maxBodyBytes
+    config.weightsSources = weightsSources.compactMap(WeightsSource.init)
     let logger = Logger(label: "rzero.test")
     let host = try ModelHost(modelDir: config.modelDir, role: .solver, checkpointsDir: config.checkpointsDir, logger: logger)
     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)

@@ -19,7 +19,7 @@ struct WeightsTests {
     func syncAfterStep() async throws {
         let token = "replica-test-token-0123456789"
         try await withLiveServer(token: token) { trainer in
-            try await withLiveServer(token: token) { replica in
+            try await withLiveServer(token: token, weightsSources: [trainer, "http://127.0.0.1:1"]) { replica in
                 let trained = try await request(trainer + "/v1/train/grpo", "POST", body: Self.step, token: token)
                 #expect(trained.status == 200)
                 let version = try #require(trained.json?["model_version"] as? Int)
@@ -56,6 +56,10 @@ struct WeightsTests {
                 let nowhere = try await request(replica + "/v1/weights/sync", "POST", body: #"{"source": "http://127.0.0.1:1", "version": 1}"#, token: token)
                 #expect(nowhere.status == 502)
                 #expect(try await request(replica + "/v1/weights/sync", "POST", body: #"{"source": "ftp://x", "version": 1}"#, token: token).status == 400)
+                // A source that is not configured is never contacted: 400, whatever it is.
+                let elsewhere = try await request(replica + "/v1/weights/sync", "POST", body: #"{"source": "http://127.0.0.1:2", "version": 1}"#,
+                                                  token: token)
+                #expect(elsewhere.status == 400 && elsewhere.errorCode == "invalid_request" && elsewhere.text.contains("weights sources"))
                 #expect(try await request(replica + "/v1/weights/sync", "POST", body: sync).status == 401)
                 let still = try await request(replica + "/v1/logprobs", "POST", body: Self.probe)
                 #expect(Self.logprobs(still) == Self.logprobs(trainerScores))
@@ -65,16 +69,16 @@ struct WeightsTests {
 
     @Test("weights whose checksum or tensors do not match are refused and leave the replica as it was")
     func corruptedWeights() async throws {
-        try await withLiveServer { replica in
+        let garbage = Data("not a safetensors file".utf8)
+        let liar = try ScriptedServer { _, n in
+            // First a body that does not match its checksum, then one that matches but is not weights.
+            .respond(status: 200, headers: ["Content-Type": "application/octet-stream", "X-Model-Version": "3",
+                                            "X-Weights-Sha256": n == 1 ? String(repeating: "a", count: 64) : SHA256Digest.hex(garbage)],
+                     body: garbage)
+        }
+        defer { liar.stop() }
+        try await withLiveServer(weightsSources: [liar.url.absoluteString]) { replica in
             let good = try await request(replica + "/v1/logprobs", "POST", body: Self.probe)
-            let garbage = Data("not a safetensors file".utf8)
-            let liar = try ScriptedServer { _, n in
-                // First a body that does not match its checksum, then one that matches but is not weights.
-                .respond(status: 200, headers: ["Content-Type": "application/octet-stream", "X-Model-Version": "3",
-                                                "X-Weights-Sha256": n == 1 ? String(repeating: "a", count: 64) : SHA256Digest.hex(garbage)],
-                         body: garbage)
-            }
-            defer { liar.stop() }
             let sync = #"{"source": "\#(liar.url.absoluteString)", "version": 3}"#
             let mismatch = try await request(replica + "/v1/weights/sync", "POST", body: sync)
             #expect(mismatch.status == 502 && mismatch.text.contains("checksum"))
