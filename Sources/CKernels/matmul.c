@@ -358,7 +358,6 @@ void rz_round_bf16(const float *x, uint16_t *out, size_t n) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
         uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        uint32_t quietNaN = (u >> 16) | 0x40u;
-        out[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quietNaN : rounded);
+        out[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? 0x7fc0u : rounded);
     }
 }

@@ -148,7 +148,8 @@ final class Engine {
     func prepare(_ request: GenerateRequest) throws -> PreparedRequest {
         let ids = try request.prompts.map(tokenize)
         guard ids.allSatisfy({ !$0.isEmpty }) else { throw HostError.invalidRequest("a prompt tokenizes to nothing") }
-        let capacity = min((ids.map(\.count).max() ?? 0) + request.parameters.maxTokens, model.config.maxPositionEmbeddings)
+        let capacity = KVCache.capacity(longestPrompt: ids.map(\.count).max() ?? 0, maxTokens: request.parameters.maxTokens,
+                                        config: model.config)
         let bytes = ids.count * request.parameters.n * capacity * memory.kvCacheBytesPerToken
         if let budget = kvCacheBudgetBytes, bytes > budget {
             throw HostError.insufficientMemory(

@@ -54,9 +54,8 @@ public struct MemoryPlan: Sendable, Equatable {
         let layerFloats = config.numLayers > 0 ? (parameterCount - config.vocabSize * config.hiddenSize) / config.numLayers : 0
         referenceBF16Bytes = referenceIsBase ? 0
             : parameterCount * 2 + max(config.vocabSize * config.hiddenSize, layerFloats) * MemoryLayout<Float>.stride
-        let half = samplingPrecision == .bfloat16
-        kvCacheBytesPerToken = 2 * config.numLayers * config.numKVHeads * config.headDim * (half ? 2 : MemoryLayout<Float>.stride)
-        samplingWeightsBytes = half ? parameterCount * 2 : 0
+        kvCacheBytesPerToken = KVCache.bytesPerToken(config, precision: samplingPrecision)
+        samplingWeightsBytes = samplingPrecision == .bfloat16 ? parameterCount * 2 : 0
     }
 
     /// Resident for a training step besides its working memory.

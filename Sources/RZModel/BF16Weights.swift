@@ -27,10 +27,7 @@ public final class BF16Weights {
 
     /// Rounds `values` (range.count floats) into `range`.
     public func store(_ values: UnsafePointer<Float>, at range: Range<Int>) {
-        let b = bits
-        parallelChunks(range.count, minimumPerChunk: 1 << 18) { r, _ in
-            for i in r { b[range.lowerBound + i] = SafetensorsFile.bfloat16Bits(values[i]) }
-        }
+        roundToBFloat16(values, bits + range.lowerBound, count: range.count)
     }
 
     /// Writes rows `ids` of the (rows, width) table at offset `table` as float32 into `destination` (count × width):

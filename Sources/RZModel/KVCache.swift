@@ -36,7 +36,19 @@ public final class KVCache {
     }
 
     /// Bytes held for keys and values.
-    public var byteCount: Int { layers * 2 * slots * capacity * kvDim * (precision == .float32 ? 4 : 2) }
+    public var byteCount: Int { slots * capacity * bytesPerToken }
+    /// Keys and values of one cached token over all layers.
+    var bytesPerToken: Int { layers * 2 * kvDim * (precision == .float32 ? 4 : 2) }
+
+    /// Keys and values of one cached token over all layers of a model of `config`.
+    public static func bytesPerToken(_ config: DecoderConfig, precision: SamplingPrecision) -> Int {
+        2 * config.numLayers * config.numKVHeads * config.headDim * (precision == .float32 ? 4 : 2)
+    }
+
+    /// Tokens per slot for prompts of up to `longestPrompt` tokens and `maxTokens` new ones (the model's context at most).
+    public static func capacity(longestPrompt: Int, maxTokens: Int, config: DecoderConfig) -> Int {
+        min(longestPrompt + maxTokens, config.maxPositionEmbeddings)
+    }
 
     /// Makes slot `to` a copy of slot `from` (n samples of one prompt share its prefill).
     public func copySlot(_ from: Int, to: Int) {
@@ -173,10 +185,11 @@ extension DecoderModel {
         let scores = FloatBuffer(count: Parallelism.workers * scoreRows * maxKeys)
         let widest = max(C, QD, F)
         let bf16 = samplingPrecision == .bfloat16 ? bf16SamplingWeights() : nil
-        let activations16 = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, R * widest))
+        let anyHalfCache = caches.contains { $0.precision == .bfloat16 }
+        // Activations rounded to BF16: for BF16 weights, and for the queries that read a BF16 cache.
+        let activations16 = UnsafeMutablePointer<UInt16>.allocate(capacity: bf16 != nil || anyHalfCache ? max(1, R * widest) : 1)
         defer { activations16.deallocate() }
         let adapterProduct = FloatBuffer(count: adapters == nil ? 0 : R * widest)
-        let anyHalfCache = caches.contains { $0.precision == .bfloat16 }
         mark(\.buffers)
         ids.withUnsafeBufferPointer { idBuf in
             positions.withUnsafeBufferPointer { posBuf in

@@ -39,7 +39,7 @@ public final class ContinuousBatcher {
             sampler = parameters.sampler()
             stopTokens = Set(parameters.stopTokens)
             let n = parameters.n
-            let capacity = min((prompts.map(\.count).max() ?? 0) + parameters.maxTokens, config.maxPositionEmbeddings)
+            let capacity = KVCache.capacity(longestPrompt: prompts.map(\.count).max() ?? 0, maxTokens: parameters.maxTokens, config: config)
             cache = KVCache(config: config, slots: prompts.count * n, capacity: capacity, precision: precision)
             rngs = (0..<(prompts.count * n)).map { slot in
                 SeededRandom(seed: parameters.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(slot / n) &* 0x1_0000_0001 &+ UInt64(slot % n))

@@ -337,9 +337,9 @@ public final class PolicyTrainer {
         return ranges
     }
 
-    /// Drops the model's BF16 copy for sampling when this training changes the weights it was rounded from: before a
-    /// full fine-tuning step (so that its memory is free for the step) and after the update. Under LoRA the base does
-    /// not change and the copy stays.
+    /// Drops the model's BF16 copy for sampling when this training changes the weights it was rounded from: at the start
+    /// of a full fine-tuning step, so that its memory is free for the step (nothing in a step makes it again; the next
+    /// sampling rounds the updated weights). Under LoRA the base does not change and the copy stays.
     private func releaseStaleSamplingWeights() {
         if model.adapters == nil { model.invalidateSamplingWeights() }
     }
@@ -359,7 +359,6 @@ public final class PolicyTrainer {
         let coefficient = settings.maxGradNorm / (norm + 1e-6)
         if coefficient < 1 { scaleInPlace(grads.base, Float(coefficient), count: grads.count) }
         metrics.learningRate = optimizer.update(params: model.trainableParameters, grads: grads, settings: settings.optimizer)
-        releaseStaleSamplingWeights()
         metrics.step = optimizer.step
     }
 }

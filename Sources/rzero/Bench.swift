@@ -165,7 +165,7 @@ struct GenerateBench: ParsableCommand {
         compute.apply()
         let m: DecoderModel
         if let folder {
-            m = try ModelFolder.load(folder)
+            m = try loadBenchModel(folder)
         } else {
             m = try DecoderModel(config: model.config)
             m.initializeRandom(seed: 1)
@@ -212,7 +212,7 @@ struct DecodeProfileBench: ParsableCommand {
     func run() throws {
         compute.apply()
         let m: DecoderModel
-        do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
+        m = try loadBenchModel(folder)
         try compute.configure(m)
         var rng = SeededRandom(seed: 4)
         let V = UInt64(m.config.vocabSize)
@@ -271,7 +271,7 @@ struct PrecisionBench: ParsableCommand {
     func run() throws {
         compute.apply()
         let m: DecoderModel
-        do { m = try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
+        m = try loadBenchModel(folder)
         var seqs: [[Int32]] = []
         if let texts {
             guard let body = try? String(contentsOfFile: texts, encoding: .utf8) else { throw failure("cannot read --texts \(texts)") }
@@ -322,4 +322,9 @@ struct PrecisionBench: ParsableCommand {
         let s = e.reduce(0, +)
         return e.map { $0 / s }
     }
+}
+
+/// A model folder for a bench; a one-line error when it cannot be loaded.
+func loadBenchModel(_ folder: String) throws -> DecoderModel {
+    do { return try ModelFolder.load(folder) } catch let e as ModelError { throw failure(e.description) }
 }

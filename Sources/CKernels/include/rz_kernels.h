@@ -44,7 +44,8 @@ void rz_matmul_f32_at(int level, int M, int N, int K, const float *A, int lda, c
 void rz_matmul_bf16_at(int level, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *W, int ldw, float *C,
                        int ldc);
 
-/// out[i] = x[i] rounded to BF16, to nearest even (torch's rounding); NaN stays NaN.
+/// out[i] = x[i] rounded to BF16, to nearest even (torch's rounding); NaN becomes the quiet NaN 0x7FC0. The one
+/// BF16 rounding of the project (checkpoints, exports, BF16 references and sampling all use it).
 void rz_round_bf16(const float *x, uint16_t *out, size_t n);
 
 #ifdef __cplusplus

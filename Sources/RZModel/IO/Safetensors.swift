@@ -207,18 +207,17 @@ public struct SafetensorsFile: Sendable {
                 var start = 0
                 while start < v.count {
                     let n = min(half.count, v.count - start)
-                    for j in 0..<n { half[j] = dtype == .bf16 ? Self.bfloat16Bits(v[start + j]) : Float16(v[start + j]).bitPattern }
+                    if dtype == .bf16 {
+                        half.withUnsafeMutableBufferPointer { dst in
+                            if let src = v.baseAddress, let out = dst.baseAddress { roundToBFloat16(src + start, out, count: n) }
+                        }
+                    } else {
+                        for j in 0..<n { half[j] = Float16(v[start + j]).bitPattern }
+                    }
                     try half.withUnsafeBytes { try w.write(UnsafeRawBufferPointer(rebasing: $0[0..<(2 * n)])) }
                     start += n
                 }
             }
         }
-    }
-
-    /// The BF16 bits of `x`, rounded to nearest even (torch's `.to(torch.bfloat16)`); NaN stays NaN.
-    static func bfloat16Bits(_ x: Float) -> UInt16 {
-        if x.isNaN { return 0x7FC0 }
-        let bits = x.bitPattern
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 }
