@@ -10,7 +10,8 @@ converts the folder with its own convert_hf_to_gguf.py (needs torch, transformer
 `llama-batched-bench -npp 32 -ntg 64 -npl <parallel> -t 2`. rzero: `rzero serve --sampling-precision float32` and
 `bfloat16`, and POST /v1/generate with
 B/8 prompts x n 8 (B < 8: B prompts x n 1) of 32 random tokens, 64 new tokens each (no stop), temperature 1.
-Figures are new tokens per second of wall time, prefill included (llama.cpp: B x 64 / T). Trials alternate
+Figures are new tokens per second of wall time, prefill included (llama.cpp: B x 64 / T), and each process's peak
+resident memory (rzero: VmHWM; llama.cpp: /usr/bin/time's maximum RSS). Trials alternate
 the systems; the table gives medians (min-max) and rzero's ratio to llama.cpp in the same dtype.
 """
 import argparse
@@ -24,7 +25,7 @@ import sys
 import time
 import urllib.request
 
-from rzero_service import post, serve
+from rzero_service import post, serve, status_kb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,9 +51,11 @@ def convert(src, python, model, outtype, work):
 
 def llama_bench(exe, gguf, parallel, threads):
     """{B: new tokens per second of wall time}, from llama-batched-bench's table (B x TG / T)."""
-    p = subprocess.run([exe, "-m", gguf, "-npp", "32", "-ntg", "64", "-npl", ",".join(map(str, parallel)), "-t", str(threads),
-                        "-c", str(max(parallel) * 96 + 64)], capture_output=True, text=True, check=True)
-    out = {}
+    # /usr/bin/time -v reports the process's peak resident set ("Maximum resident set size", kB) on stderr.
+    p = subprocess.run(["/usr/bin/time", "-v", exe, "-m", gguf, "-npp", "32", "-ntg", "64", "-npl", ",".join(map(str, parallel)),
+                        "-t", str(threads), "-c", str(max(parallel) * 96 + 64)], capture_output=True, text=True, check=True)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    out = {"peak_gib": int(peak.group(1)) / 2**20} if peak else {}
     for line in p.stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 10 and re.fullmatch(r"\d+", cells[0]):
@@ -64,7 +67,7 @@ def llama_bench(exe, gguf, parallel, threads):
 def rzero_bench(rzero, model, parallel, threads, port, precision):
     out = {}
     vocab = json.load(open(os.path.join(model, "config.json")))["vocab_size"]
-    with serve(rzero, model, port, extra=["--threads", str(threads), "--sampling-precision", precision]):
+    with serve(rzero, model, port, extra=["--threads", str(threads), "--sampling-precision", precision]) as (proc, _):
         # Warm-up (thread pool, first touch of the weights), as llama-batched-bench warms up before it measures.
         post(f"http://127.0.0.1:{port}/v1/generate", {"prompts": [{"token_ids": [1, 2, 3]}], "max_tokens": 2, "ignore_eos": True,
                                                      "seed": 1})
@@ -79,6 +82,7 @@ def rzero_bench(rzero, model, parallel, threads, port, precision):
             with urllib.request.urlopen(req, timeout=7200) as resp:
                 json.loads(resp.read())
             out[b] = b * 64 / (time.time() - t0)
+        out["peak_gib"] = status_kb(proc.pid, "VmHWM") / 2**20
     return out
 
 
@@ -116,6 +120,9 @@ def main():
         ratios = [f"{cs['rzero ' + d][0] / cs['llama.cpp ' + d][0]:.2f}" if cs["rzero " + d] and cs["llama.cpp " + d] else "-"
                   for d in ("f32", "bf16")]
         print(f"| {b} | " + " | ".join(fmt + ratios) + " |")
+    peaks = [max((r.get("peak_gib", 0) for r in results[s_]), default=0) for s_ in systems]
+    print("| peak resident (GiB, whole run) | " + " | ".join(f"{p:.2f}" for p in peaks) + " | "
+          + f"{peaks[0] / peaks[1]:.2f} | {peaks[2] / peaks[3]:.2f} |" if all(peaks) else "")
 
 
 if __name__ == "__main__":
