@@ -74,8 +74,10 @@ for path, item in spec["paths"].items():
         for status, response in op["responses"].items():
             response = resolve(response)
             content = response.get("content", {})
-            if status[0] in "45" and content.get("application/json", {}).get("schema", {}).get("$ref") != "#/components/schemas/ErrorResponse":
-                errors.append(f"{where} {status}: error response does not use ErrorResponse")
+            # The OpenAI-compatible routes answer errors in OpenAI's shape, every other route in the API's own.
+            error_schema = "OpenAIErrorResponse" if "openai" in op.get("tags", []) else "ErrorResponse"
+            if status[0] in "45" and content.get("application/json", {}).get("schema", {}).get("$ref") != f"#/components/schemas/{error_schema}":
+                errors.append(f"{where} {status}: error response does not use {error_schema}")
             for ctype, media in content.items():
                 if "example" not in media:
                     errors.append(f"{where} {status} {ctype}: no example")

@@ -11,10 +11,16 @@ package import OpenAPIRuntime
 package struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     package var code: Components.Schemas.ErrorCode
     package var message: String
+    /// The request field at fault (reported in OpenAI's shape only).
+    package var param: String? = nil
+    /// Sent as `Retry-After` (a 429).
+    package var retryAfterSeconds: Int? = nil
 
-    package init(_ code: Components.Schemas.ErrorCode, _ message: String) {
+    package init(_ code: Components.Schemas.ErrorCode, _ message: String, param: String? = nil, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
+        self.param = param
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     package static func invalidJSON(_ message: String) -> APIError { APIError(.invalidJson, message) }
@@ -31,12 +37,27 @@ package struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The response body as the generated type, for handlers that return a typed error case.
     package var body: Components.Schemas.ErrorResponse { .init(error: .init(code: code, message: message)) }
 
-    /// The response body as JSON bytes (keys sorted, so the bytes are stable).
-    package func jsonData() -> Data {
+    /// The body in OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`), for the OpenAI-compatible routes.
+    package var openAIBody: Components.Schemas.OpenAIErrorResponse {
+        let type: String
+        switch status.code {
+        case 401: type = "authentication_error"
+        case 404: type = "not_found_error"
+        case 429: type = "rate_limit_error"
+        case 503: type = "service_unavailable_error"
+        case 400..<500: type = "invalid_request_error"
+        default: type = "internal_server_error"
+        }
+        return .init(error: .init(message: message, _type: type, param: param, code: code))
+    }
+
+    /// The response body as JSON bytes (keys sorted, so the bytes are stable), in the API's shape or OpenAI's.
+    package func jsonData(openAIShape: Bool = false) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a struct of two strings cannot fail; the fallback only keeps this total.
-        return (try? encoder.encode(body)) ?? Data(#"{"error":{"code":"internal","message":""}}"#.utf8)
+        // Encoding a struct of strings cannot fail; the fallback only keeps this total.
+        let data = openAIShape ? try? encoder.encode(openAIBody) : try? encoder.encode(body)
+        return data ?? Data(#"{"error":{"code":"internal","message":""}}"#.utf8)
     }
 
     package var description: String { "\(code.rawValue) (\(status.code)): \(message)" }
@@ -48,7 +69,7 @@ extension Components.Schemas.ErrorCode {
         switch self {
         case .invalidJson, .invalidRequest: .badRequest
         case .unauthorized: .unauthorized
-        case .notFound: .notFound
+        case .notFound, .modelNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .alreadyExists, .noReference: .conflict
         case .payloadTooLarge, .insufficientMemory: .contentTooLarge
@@ -56,6 +77,7 @@ extension Components.Schemas.ErrorCode {
         case ._internal: .internalServerError
         case .notReady, .shuttingDown, .busy: .serviceUnavailable
         case .upstreamFailed: .badGateway
+        case .rateLimited: .tooManyRequests
         }
     }
 }
@@ -66,6 +88,7 @@ extension APIError: HTTPResponseConvertible {
     package var httpHeaderFields: HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         if code == .unauthorized { fields[.wwwAuthenticate] = "Bearer" }
+        if let retryAfterSeconds { fields[.retryAfter] = String(retryAfterSeconds) }
         return fields
     }
 

@@ -33,7 +33,8 @@ package struct JSONErrorMiddleware: ServerMiddleware {
         } catch {
             let apiError = Self.apiError(for: error)
             if apiError.code == ._internal { onInternalError(operationID, error) }
-            return (HTTPResponse(status: apiError.httpStatus, headerFields: apiError.httpHeaderFields), apiError.httpBody)
+            let body = HTTPBody(apiError.jsonData(openAIShape: OpenAIRoutes.operationIDs.contains(operationID)))
+            return (HTTPResponse(status: apiError.httpStatus, headerFields: apiError.httpHeaderFields), body)
         }
     }
 

@@ -17,7 +17,8 @@ internal import RZAPI
 ///   repeated only when the previous attempt's request cannot have reached the server (connection refused,
 ///   host not found, connect timeout before any byte was sent). Such calls also go out on a fresh connection,
 ///   because libcurl re-sends a request on its own when a reused connection closes before answering.
-/// - A 503's `Retry-After: <seconds>` replaces the computed backoff (capped at `maxBackoff`).
+/// - A 503's or 429's `Retry-After: <seconds>` replaces the computed backoff (capped at `maxBackoff`). A 429 (a token
+///   budget spent; nothing started) is retried even for calls that are not idempotent.
 /// - Giving up throws `ServiceCallError`. Responses below 500 (including 4xx) are returned to the client.
 package struct CurlTransport: ClientTransport {
     package struct Settings: Sendable {
@@ -108,6 +109,13 @@ package struct CurlTransport: ClientTransport {
             let retryable: Bool
             var retryAfter: Duration? = nil
             switch outcome {
+            case .success(let response) where response.status == 429:
+                // Refused before anything started (a service's token budget is spent): safe to retry, even a non-idempotent call.
+                reached = true
+                let error = Self.errorBody(response.body)
+                cause = .status(response.status, code: error?.code, message: error?.message)
+                retryable = true
+                retryAfter = Self.retryAfter(response.headers)
             case .success(let response) where response.status < 500:
                 return (makeResponse(response), request.method == .head ? nil : HTTPBody(response.body))
             case .success(let response):

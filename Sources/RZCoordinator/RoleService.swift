@@ -100,6 +100,7 @@ public struct RoleService: Sendable {
             }
         case .badRequest(let e): throw rejected("generate", describe(e.body))
         case .contentTooLarge: throw rejected("generate", "request too large")
+        case .tooManyRequests(let e): throw rejected("generate", "the service's generation token budget stays spent: \((try? e.body.json.error.message) ?? "429")")
         case .unsupportedMediaType: throw rejected("generate", "unsupported media type")
         case .internalServerError, .serviceUnavailable: throw rejected("generate", "server error")
         case .undocumented(let status, _): throw rejected("generate", "HTTP \(status)")

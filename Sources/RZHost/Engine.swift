@@ -165,8 +165,8 @@ final class Engine {
         try submit(prepare(request))
     }
 
-    /// Admits a prepared request.
-    func submit(_ prepared: PreparedRequest) throws -> (id: Int, promptIds: [[Int32]]) {
+    /// Admits a prepared request; `onToken` is told each token as it is drawn.
+    func submit(_ prepared: PreparedRequest, onToken: ((TokenEvent) -> Void)? = nil) throws -> (id: Int, promptIds: [[Int32]]) {
         let request = prepared.request, ids = prepared.ids
         var params = request.parameters
         if !request.ignoreEOS {
@@ -176,7 +176,7 @@ final class Engine {
         if !params.stopStrings.isEmpty && detokenize == nil {
             throw HostError.invalidRequest("stop strings need a tokenizer; this model has none")
         }
-        let id = try batcher.submit(prompts: ids, parameters: params, detokenize: detokenize)
+        let id = try batcher.submit(prompts: ids, parameters: params, detokenize: detokenize, onToken: onToken)
         return (id, ids)
     }
 

@@ -27,6 +27,8 @@ public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
     case unavailable(String)
     /// The request's step cannot fit the service's memory limit, however it is split.
     case insufficientMemory(String)
+    /// The service's budget of generation tokens in flight is spent; nothing was started. Retry after the given seconds.
+    case overloaded(String, retryAfterSeconds: Int)
 
     public var code: String {
         switch self {
@@ -36,13 +38,14 @@ public enum HostError: Error, Equatable, CustomStringConvertible, Sendable {
         case .noReference: return "no_reference"
         case .unavailable: return "shutting_down"
         case .insufficientMemory: return "insufficient_memory"
+        case .overloaded: return "rate_limited"
         }
     }
 
     public var message: String {
         switch self {
         case .invalidRequest(let m), .notFound(let m), .alreadyExists(let m), .noReference(let m), .unavailable(let m),
-            .insufficientMemory(let m):
+            .insufficientMemory(let m), .overloaded(let m, _):
             return m
         }
     }
@@ -59,6 +62,11 @@ public struct HostLimits: Sendable, Equatable {
     public var maxTokensPerSequence = 8192
     /// The memory a training step may plan for (`MemoryPlan`); nil: no limit, steps run as asked.
     public var memoryLimitBytes: Int?
+    /// The tokens one generation request may ask for (prompts × n × max_tokens); more is refused as invalid.
+    public var maxRequestTokens = 1 << 20
+    /// The tokens all accepted, unfinished generation requests may ask for together; beyond it a request is refused as
+    /// `overloaded` (429 with Retry-After), so a flood of requests cannot queue without bound.
+    public var maxTokensInFlight = 4 << 20
 
     public init() {}
 }

@@ -14,8 +14,13 @@ import RZTraining
 public final class ModelHost: Sendable {
     public let role: Role
     public let limits: HostLimits
+    /// The model's tokenizer (nil: the folder has no tokenizer.json; prompts must be token ids).
+    public let tokenizer: Tokenizer?
+    /// The folder the model was loaded from.
+    public let modelDir: String
     private let queue: JobQueue
     private let snapshot: Snapshot
+    private let budget: TokenBudget
 
     /// Loads `modelDir` (HF folder, with `tokenizer.json` if text prompts are wanted; or a PEFT adapter folder
     /// over a local base) and starts the worker. With `lora`, fresh adapters (PEFT's init, `loraSeed`) go on the
@@ -43,6 +48,8 @@ public final class ModelHost: Sendable {
         try FileManager.default.createDirectory(atPath: checkpointsDir, withIntermediateDirectories: true)
         self.role = role
         self.limits = limits
+        self.tokenizer = tokenizer
+        self.modelDir = ModelFolder.absolutePath(modelDir)
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
                             checkpointsDir: checkpointsDir, companionFiles: companions,
                             memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir,
@@ -51,6 +58,7 @@ public final class ModelHost: Sendable {
         let queue = JobQueue()
         self.queue = queue
         self.snapshot = snapshot
+        self.budget = TokenBudget(limit: limits.maxTokensInFlight)
         // The engine (model, trainer, batcher: non-Sendable) is handed to the worker thread here and
         // touched by no other thread afterwards.
         nonisolated(unsafe) let owned = engine
@@ -70,12 +78,63 @@ public final class ModelHost: Sendable {
 
     // MARK: Operations
 
-    public func generate(_ request: GenerateRequest) async throws -> GenerateResult {
-        try validate(request)
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.enqueue(.generate(request, continuation), continuation: continuation)
-        }
+    /// Samples a request on the shared batcher. `onToken` is told each token as it is drawn (on the worker thread). A
+    /// caller that is cancelled while waiting takes its request out of the batch (its slots stop computing) and gets
+    /// `CancellationError`.
+    public func generate(_ request: GenerateRequest, onToken: (@Sendable (TokenEvent) -> Void)? = nil) async throws -> GenerateResult {
+        let reserved = try admit(request)
+        return try await run(request, reserved: reserved, onToken: onToken)
     }
+
+    /// The same as `generate`, as a stream of tokens and then the result. The request is checked and admitted to the
+    /// token budget before this returns (so refusals are thrown here, not from the stream); ending the stream's
+    /// iteration early cancels the request.
+    public func generateStream(_ request: GenerateRequest) throws -> GenerationStream {
+        let reserved = try admit(request)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: GenerationUpdate.self)
+        let task = Task {
+            do {
+                let result = try await self.run(request, reserved: reserved, onToken: { continuation.yield(.token($0)) })
+                continuation.yield(.finished(result))
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return GenerationStream(updates: stream, task: task)
+    }
+
+    /// The tokens the request may generate, checked against the per-request limit and reserved in the service's budget.
+    private func admit(_ request: GenerateRequest) throws -> Int {
+        try validate(request)
+        let tokens = request.prompts.count * request.parameters.n * request.parameters.maxTokens
+        guard tokens <= limits.maxRequestTokens else {
+            throw HostError.invalidRequest("this request asks for \(tokens) tokens (prompts × n × max_tokens), more than the "
+                                           + "\(limits.maxRequestTokens) one request may: split it, or lower n or max_tokens")
+        }
+        try budget.reserve(tokens)
+        return tokens
+    }
+
+    private func run(_ request: GenerateRequest, reserved: Int, onToken: (@Sendable (TokenEvent) -> Void)?) async throws -> GenerateResult {
+        let cancellation = CancellationFlag()
+        var generated = 0
+        defer { budget.release(reserved, generated: generated) }
+        let result = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<GenerateResult, any Error>) in
+                let ticket = GenerationTicket(continuation: continuation, onToken: onToken, cancellation: cancellation)
+                queue.enqueue(.generate(request, ticket), continuation: continuation)
+            }
+        } onCancel: {
+            cancellation.set()
+        }
+        generated = result.completionTokens
+        return result
+    }
+
+    /// Tokens reserved by accepted, unfinished generation requests.
+    public var generationTokensInFlight: Int { budget.reserved }
 
     public func logprobs(_ items: [LogprobsItem], model: ScoringModel = .policy) async throws -> LogprobsResult {
         guard !items.isEmpty, items.count <= limits.maxPrompts else {
@@ -213,7 +272,7 @@ public final class ModelHost: Sendable {
 // MARK: - Worker
 
 enum Job: Sendable {
-    case generate(GenerateRequest, CheckedContinuation<GenerateResult, any Error>)
+    case generate(GenerateRequest, GenerationTicket)
     /// Runs on the worker with exclusive access; `mutating` jobs wait for in-flight generations to finish.
     case exclusive(mutating: Bool, @Sendable (Engine) -> Void)
 
@@ -294,15 +353,28 @@ struct WorkerLoop {
     let role: Role
 
     func run() {
-        var waiting: [Int: (GenerateRequest, [[Int32]], CheckedContinuation<GenerateResult, any Error>, Int)] = [:]
+        var waiting: [Int: (request: GenerateRequest, ids: [[Int32]], ticket: GenerationTicket, version: Int)] = [:]
         // Requests whose KV cache does not fit beside those in flight, in arrival order; admitted as caches are freed.
-        var deferred: [(Engine.PreparedRequest, CheckedContinuation<GenerateResult, any Error>)] = []
-        func admit(_ prepared: Engine.PreparedRequest, _ continuation: CheckedContinuation<GenerateResult, any Error>) {
+        var deferred: [(Engine.PreparedRequest, GenerationTicket)] = []
+        func admit(_ prepared: Engine.PreparedRequest, _ ticket: GenerationTicket) {
             do {
-                let (id, ids) = try engine.submit(prepared)
-                waiting[id] = (prepared.request, ids, continuation, engine.modelVersion)
+                let (id, ids) = try engine.submit(prepared, onToken: ticket.onToken)
+                waiting[id] = (prepared.request, ids, ticket, engine.modelVersion)
             } catch {
-                continuation.resume(throwing: Engine.clientError(error))
+                ticket.continuation.resume(throwing: Engine.clientError(error))
+            }
+        }
+        /// Requests whose callers gave up leave the batch (and the queue of deferred ones) at once.
+        func dropCancelled() {
+            for (id, entry) in waiting where entry.ticket.isCancelled {
+                engine.batcher.cancel(id: id)
+                waiting[id] = nil
+                entry.ticket.continuation.resume(throwing: CancellationError())
+            }
+            deferred.removeAll { _, ticket in
+                guard ticket.isCancelled else { return false }
+                ticket.continuation.resume(throwing: CancellationError())
+                return true
             }
         }
         /// Whether `bytes` more of KV cache fit now (always, when nothing is in flight: a request larger than the
@@ -312,27 +384,32 @@ struct WorkerLoop {
             return engine.kvCacheBytesInFlight + bytes <= budget
         }
         while true {
-            while let (prepared, continuation) = deferred.first, fits(prepared.cacheBytes) {
+            dropCancelled()
+            while let (prepared, ticket) = deferred.first, fits(prepared.cacheBytes) {
                 deferred.removeFirst()
-                admit(prepared, continuation)
+                admit(prepared, ticket)
             }
             let (jobs, finish) = queue.take(busy: engine.batcher.hasWork || !deferred.isEmpty)
             if finish {
-                for (_, continuation) in deferred { continuation.resume(throwing: HostError.unavailable("the service is shutting down")) }
+                for (_, ticket) in deferred { ticket.continuation.resume(throwing: HostError.unavailable("the service is shutting down")) }
                 break
             }
             for job in jobs {
                 switch job {
-                case .generate(let request, let continuation):
+                case .generate(let request, let ticket):
+                    if ticket.isCancelled {
+                        ticket.continuation.resume(throwing: CancellationError())
+                        continue
+                    }
                     do {
                         let prepared = try engine.prepare(request)
                         if deferred.isEmpty && fits(prepared.cacheBytes) {
-                            admit(prepared, continuation)
+                            admit(prepared, ticket)
                         } else {
-                            deferred.append((prepared, continuation))
+                            deferred.append((prepared, ticket))
                         }
                     } catch {
-                        continuation.resume(throwing: Engine.clientError(error))
+                        ticket.continuation.resume(throwing: Engine.clientError(error))
                     }
                 case .exclusive(_, let body):
                     body(engine)  // updates the snapshot itself, before resuming its caller
@@ -341,15 +418,16 @@ struct WorkerLoop {
             if engine.batcher.hasWork {
                 do {
                     for done in try engine.batcher.step() {
-                        guard let (request, ids, continuation, version) = waiting.removeValue(forKey: done.id) else { continue }
-                        continuation.resume(returning: engine.result(request, promptIds: ids, generations: done.generations, version: version))
+                        guard let entry = waiting.removeValue(forKey: done.id) else { continue }
+                        entry.ticket.continuation.resume(returning: engine.result(entry.request, promptIds: entry.ids,
+                                                                                  generations: done.generations, version: entry.version))
                     }
                 } catch {
                     // Inputs were validated on admission, so this is a bug: fail everything in flight.
                     engine.logger.error("generation step failed", metadata: ["error": "\(error)"])
                     for (id, entry) in waiting {
                         engine.batcher.cancel(id: id)
-                        entry.2.resume(throwing: error)
+                        entry.ticket.continuation.resume(throwing: error)
                     }
                     waiting.removeAll()
                 }

@@ -21,6 +21,8 @@ public final class ContinuousBatcher {
         let sampler: any LogitSampler
         let stopTokens: Set<Int32>
         let detokenize: (([Int32]) -> String)?
+        /// Told every drawn token as it is recorded (streaming callers).
+        let onToken: ((TokenEvent) -> Void)?
         let cache: KVCache
         var rngs: [SeededRandom]
         var results: [Generation]
@@ -30,9 +32,10 @@ public final class ContinuousBatcher {
         var finished: [Bool]
         var prefilledPrompts = 0
 
-        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?, config: DecoderConfig,
-             precision: SamplingPrecision) {
+        init(id: Int, prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)?,
+             onToken: ((TokenEvent) -> Void)?, config: DecoderConfig, precision: SamplingPrecision) {
             self.id = id
+            self.onToken = onToken
             self.prompts = prompts
             self.parameters = parameters
             self.detokenize = detokenize
@@ -45,7 +48,8 @@ public final class ContinuousBatcher {
                 SeededRandom(seed: parameters.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(slot / n) &* 0x1_0000_0001 &+ UInt64(slot % n))
             }
             results = (0..<(prompts.count * n)).map { _ in
-                Generation(tokens: [], logprobs: [], samplingLogprobs: parameters.returnSamplingLogprobs ? [] : nil, finishReason: .length)
+                Generation(tokens: [], logprobs: [], samplingLogprobs: parameters.returnSamplingLogprobs ? [] : nil, finishReason: .length,
+                           topLogprobs: parameters.topLogprobs > 0 ? [] : nil)
             }
             pending = [LogitsRow?](repeating: nil, count: prompts.count * n)
             finished = [Bool](repeating: false, count: prompts.count * n)
@@ -64,8 +68,10 @@ public final class ContinuousBatcher {
     /// Bytes of KV cache the requests in flight hold.
     public var cacheBytes: Int { requests.reduce(0) { $0 + $1.cache.byteCount } }
 
-    /// Validates and queues a request; returns its id. Nothing is computed until `step()`.
-    public func submit(prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)? = nil) throws -> Int {
+    /// Validates and queues a request; returns its id. Nothing is computed until `step()`. `onToken` is told each token
+    /// as it is drawn, on the thread that calls `step()`.
+    public func submit(prompts: [[Int32]], parameters: SamplingParameters, detokenize: (([Int32]) -> String)? = nil,
+                       onToken: ((TokenEvent) -> Void)? = nil) throws -> Int {
         try parameters.validate()
         guard !prompts.isEmpty else { throw SamplingError.invalidParameter("no prompts") }
         guard prompts.allSatisfy({ !$0.isEmpty }) else { throw SamplingError.invalidParameter("empty prompt") }
@@ -83,8 +89,8 @@ public final class ContinuousBatcher {
         }
         let id = nextID
         nextID += 1
-        requests.append(Request(id: id, prompts: prompts, parameters: parameters, detokenize: detokenize, config: config,
-                                precision: model.samplingPrecision))
+        requests.append(Request(id: id, prompts: prompts, parameters: parameters, detokenize: detokenize, onToken: onToken,
+                                config: config, precision: model.samplingPrecision))
         return id
     }
 
@@ -161,6 +167,8 @@ public final class ContinuousBatcher {
         var token: Int32 = 0
         var logprob: Float = 0
         var samplingLogprob: Float = 0
+        /// The most likely tokens, when the request asks for them.
+        var top: [TopLogprob]? = nil
     }
 
     /// Draws every waiting row's next token, the rows spread over the workers: each slot has its own generator
@@ -169,6 +177,7 @@ public final class ContinuousBatcher {
         let V = model.config.vocabSize
         var rngs = waiting.map { $0.request.rngs[$0.slot] }
         let samplers = waiting.map { $0.request.sampler }
+        let alternatives = waiting.map { $0.request.parameters.topLogprobs }
         var drawn = [Draw](repeating: Draw(), count: waiting.count)
         rngs.withUnsafeMutableBufferPointer { rng in
             drawn.withUnsafeMutableBufferPointer { out in
@@ -177,7 +186,8 @@ public final class ContinuousBatcher {
                         let base = waiting[i].logits.pointer
                         let d = samplers[i].sampleWithModelLogprob(logits: base, vocabularySize: V, rng: &rng[i])
                         out[i] = Draw(token: d.token, logprob: d.modelLogprob ?? logSoftmaxAt(base, count: V, Int(d.token)),
-                                      samplingLogprob: d.logprob)
+                                      samplingLogprob: d.logprob,
+                                      top: alternatives[i] > 0 ? topLogprobs(base, count: V, k: alternatives[i]) : nil)
                     }
                 }
             }
@@ -192,6 +202,7 @@ public final class ContinuousBatcher {
         r.results[slot].tokens.append(token)
         r.results[slot].logprobs.append(d.logprob)
         r.results[slot].samplingLogprobs?.append(d.samplingLogprob)
+        if let top = d.top { r.results[slot].topLogprobs?.append(top) }
         var stop = false
         if r.stopTokens.contains(token) {
             r.results[slot].finishReason = .stop
@@ -204,7 +215,10 @@ public final class ContinuousBatcher {
                 stop = true
             }
         }
-        if stop || r.results[slot].tokens.count >= r.parameters.maxTokens || r.cache.lengths[slot] + 1 > r.cache.capacity {
+        let finished = stop || r.results[slot].tokens.count >= r.parameters.maxTokens || r.cache.lengths[slot] + 1 > r.cache.capacity
+        r.onToken?(TokenEvent(slot: slot, token: token, logprob: d.logprob, topLogprobs: d.top,
+                              finishReason: finished ? r.results[slot].finishReason : nil, stopString: r.results[slot].stopString))
+        if finished {
             r.finished[slot] = true
             return nil
         }

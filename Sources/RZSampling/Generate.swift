@@ -21,6 +21,31 @@ public struct Generation: Sendable, Equatable, Codable {
     public var finishReason: FinishReason
     /// The stop string that ended the sample, if one did.
     public var stopString: String?
+    /// Per token, the most likely tokens under the model (temperature 1), when `SamplingParameters.topLogprobs` > 0.
+    public var topLogprobs: [[TopLogprob]]? = nil
+}
+
+/// A token and its log-probability under the model (log softmax of the logits, temperature 1).
+public struct TopLogprob: Sendable, Equatable, Codable {
+    public var token: Int32
+    public var logprob: Float
+    public init(token: Int32, logprob: Float) {
+        self.token = token
+        self.logprob = logprob
+    }
+}
+
+/// One token of one sample as the batcher draws it, for callers that stream.
+public struct TokenEvent: Sendable, Equatable {
+    /// prompt index × n + sample index.
+    public var slot: Int
+    public var token: Int32
+    /// log p(token | prefix) under the model at temperature 1.
+    public var logprob: Float
+    public var topLogprobs: [TopLogprob]?
+    /// Set on the sample's last token.
+    public var finishReason: FinishReason?
+    public var stopString: String?
 }
 
 /// Generates `parameters.n` samples for each prompt with a KV cache: the one-request case of
@@ -41,6 +66,18 @@ public func generate(
         if let done = try batcher.step().first { return done.generations }
     }
     return []
+}
+
+/// The `k` most likely tokens of a row of logits with their log softmax (Double accumulation), most likely first; ties
+/// go to the lower id.
+func topLogprobs(_ logits: UnsafePointer<Float>, count: Int, k: Int) -> [TopLogprob] {
+    var maxv = -Double.infinity
+    for i in 0..<count { maxv = max(maxv, Double(logits[i])) }
+    var z = 0.0
+    for i in 0..<count { z += Foundation.exp(Double(logits[i]) - maxv) }
+    let logZ = maxv + Foundation.log(z)
+    let best = TemperatureSampler.best(min(k, count), of: count) { a, b in logits[a] > logits[b] || (logits[a] == logits[b] && a < b) }
+    return best.map { TopLogprob(token: Int32($0), logprob: Float(Double(logits[$0]) - logZ)) }
 }
 
 /// log softmax of `count` logits at `index`, in Double for accuracy.

@@ -18,9 +18,12 @@ public struct SamplingParameters: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Also return each token's log-probability under the distribution it was sampled from.
     public var returnSamplingLogprobs: Bool = false
+    /// Also return, per token, this many most likely tokens under the model (0: none).
+    public var topLogprobs: Int = 0
 
     public init(temperature: Double = 1.0, topP: Double = 1.0, topK: Int = 0, maxTokens: Int = 256, n: Int = 1,
-                stopTokens: [Int32] = [], stopStrings: [String] = [], seed: UInt64 = 0, returnSamplingLogprobs: Bool = false) {
+                stopTokens: [Int32] = [], stopStrings: [String] = [], seed: UInt64 = 0, returnSamplingLogprobs: Bool = false,
+                topLogprobs: Int = 0) {
         self.temperature = temperature
         self.topP = topP
         self.topK = topK
@@ -30,7 +33,11 @@ public struct SamplingParameters: Codable, Sendable, Equatable {
         self.stopStrings = stopStrings
         self.seed = seed
         self.returnSamplingLogprobs = returnSamplingLogprobs
+        self.topLogprobs = topLogprobs
     }
+
+    /// The most alternatives a token may come with (OpenAI's and vLLM's limit).
+    public static let maxTopLogprobs = 20
 
     public func validate() throws {
         func check(_ ok: Bool, _ m: String) throws { if !ok { throw SamplingError.invalidParameter(m) } }
@@ -40,6 +47,7 @@ public struct SamplingParameters: Codable, Sendable, Equatable {
         try check(maxTokens >= 1, "max_tokens must be ≥ 1 (got \(maxTokens))")
         try check(n >= 1, "n must be ≥ 1 (got \(n))")
         try check(stopStrings.allSatisfy { !$0.isEmpty }, "stop strings must not be empty")
+        try check((0...Self.maxTopLogprobs).contains(topLogprobs), "top_logprobs must be in 0...\(Self.maxTopLogprobs) (got \(topLogprobs))")
     }
 
     /// The sampler these parameters describe (mlx-swift-lm's `GenerateParameters.sampler()` pattern).

@@ -21,6 +21,8 @@ package struct ServerConfig: Sendable {
     /// The services this one may pull weights from (`POST /v1/weights/sync`): only these are contacted, and only
     /// they are sent the bearer token. Empty: syncing is refused.
     package var weightsSources: [WeightsSource] = []
+    /// The `model` name of the OpenAI-compatible routes (nil: the model folder's name).
+    package var servedModelName: String?
 
     package init(modelDir: String, checkpointsDir: String) {
         self.modelDir = modelDir
@@ -58,13 +60,14 @@ struct JSONRouterErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .contentTooLarge: apiError = APIError(.payloadTooLarge, "the request body is larger than the server's limit")
             default: apiError = .invalidRequest(error.body ?? error.status.reasonPhrase)
             }
-            return Self.response(apiError)
+            return Self.response(apiError, path: request.uri.path)
         }
     }
 
-    static func response(_ e: APIError) -> Response {
+    /// The error response, in OpenAI's shape on the OpenAI-compatible paths.
+    static func response(_ e: APIError, path: String) -> Response {
         Response(status: e.httpStatus, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: e.jsonData())))
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: e.jsonData(openAIShape: OpenAIRoutes.paths.contains(path)))))
     }
 }
 
@@ -76,13 +79,13 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let tooLarge = APIError(.payloadTooLarge, "the request body is larger than \(maxBytes) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
-            return JSONRouterErrorMiddleware<Context>.response(tooLarge)
+            return JSONRouterErrorMiddleware<Context>.response(tooLarge, path: request.uri.path)
         }
         var request = request
         do {
             _ = try await request.collectBody(upTo: maxBytes)
         } catch {
-            return JSONRouterErrorMiddleware<Context>.response(tooLarge)
+            return JSONRouterErrorMiddleware<Context>.response(tooLarge, path: request.uri.path)
         }
         return try await next(request, context)
     }
@@ -97,13 +100,15 @@ package func buildApplication(
     router.add(middleware: JSONRouterErrorMiddleware())
     router.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes))
     let handler = Handler(host: host, metrics: metrics, maxBodyBytes: config.maxBodyBytes, upstreamToken: config.token,
-                          weightsSources: config.weightsSources)
+                          weightsSources: config.weightsSources,
+                          openAI: config.servedModelName.map { OpenAIServing(servedModelName: $0) })
     let errorLogger = logger
     try handler.registerHandlers(on: router, middlewares: [
         JSONErrorMiddleware(onInternalError: { operation, error in
             errorLogger.error("internal error", metadata: ["operation": "\(operation)", "error": "\(error)"])
         }),
         BearerAuthMiddleware(token: config.token),
+        OpenAIAcceptMiddleware(),
     ])
     return Application(
         router: router,

@@ -47,32 +47,43 @@ package struct Handler: APIProtocol {
     /// Where `syncWeights` may pull from (`rzero serve --weights-source`).
     package let weightsSources: [WeightsSource]
 
+    /// How the OpenAI-compatible routes name the model.
+    package let openAI: OpenAIServing
+
     package init(host: ModelHost, metrics: ServerMetrics, maxBodyBytes: Int, upstreamToken: String? = nil,
-                 weightsSources: [WeightsSource] = []) {
+                 weightsSources: [WeightsSource] = [], openAI: OpenAIServing? = nil) {
         self.host = host
         self.metrics = metrics
         self.maxBodyBytes = maxBodyBytes
         self.weightsSources = weightsSources
+        self.openAI = openAI ?? OpenAIServing(servedModelName: OpenAIServing.defaultName(modelDir: host.modelDir))
         // A snapshot is this model's weights (or adapters) in float32 at most, plus its safetensors header.
         self.weightsFetcher = WeightsFetcher(token: upstreamToken, maxBytes: host.info.memory.weightsBytes + (64 << 20))
     }
 
     /// Counts and times an operation; maps host errors to API errors.
-    private func measured<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    func measured<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         metrics.requests(operation).increment()
         let start = DispatchTime.now().uptimeNanoseconds
         defer { metrics.duration(operation).recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start)) }
         do {
             return try await body()
-        } catch let e as HostError {
-            switch e {
-            case .invalidRequest(let m): throw APIError.invalidRequest(m)
-            case .notFound(let m): throw APIError.notFound(m)
-            case .alreadyExists(let m): throw APIError(.alreadyExists, m)
-            case .noReference(let m): throw APIError(.noReference, m)
-            case .unavailable(let m): throw APIError(.shuttingDown, m)
-            case .insufficientMemory(let m): throw APIError(.insufficientMemory, m)
-            }
+        } catch {
+            throw Self.apiError(error)
+        }
+    }
+
+    /// A host error as the API error it stands for (other errors unchanged).
+    static func apiError(_ error: any Error) -> any Error {
+        guard let e = error as? HostError else { return error }
+        switch e {
+        case .invalidRequest(let m): return APIError.invalidRequest(m)
+        case .notFound(let m): return APIError.notFound(m)
+        case .alreadyExists(let m): return APIError(.alreadyExists, m)
+        case .noReference(let m): return APIError(.noReference, m)
+        case .unavailable(let m): return APIError(.shuttingDown, m)
+        case .insufficientMemory(let m): return APIError(.insufficientMemory, m)
+        case .overloaded(let m, let seconds): return APIError(.rateLimited, m, retryAfterSeconds: seconds)
         }
     }
 
@@ -344,7 +355,9 @@ package struct Handler: APIProtocol {
                 .init(rank: $0.config.rank, alpha: $0.config.alpha,
                       targetModules: $0.config.targetModules.compactMap { .init(rawValue: $0.rawValue) },
                       useRslora: $0.config.useRSLoRA, trainableParameterCount: Int64($0.parameterCount))
-            }, samplingPrecision: .init(rawValue: i.samplingPrecision.rawValue)))))
+            },
+            generationBudget: .init(maxRequestTokens: Int64(host.limits.maxRequestTokens), maxTokensInFlight: Int64(host.limits.maxTokensInFlight)),
+            samplingPrecision: .init(rawValue: i.samplingPrecision.rawValue)))))
     }
 
     private func memoryPlan(_ m: MemoryPlan) -> Components.Schemas.MemoryPlan {

@@ -201,6 +201,13 @@ public struct Tokenizer: Sendable {
         for id in ids { decodeTable.append(id, skipSpecial: skipSpecialTokens, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The bytes one token decodes to (special tokens as their text): what OpenAI's logprobs report as `bytes`.
+    public func bytes(ofToken id: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        decodeTable.append(id, skipSpecial: false, to: &bytes)
+        return bytes
+    }
 }
 
 extension Dictionary where Key == String {

@@ -42,6 +42,16 @@ struct Serve: AsyncParsableCommand {
         discussion: "Default: the space- or comma-separated URLs in RZERO_WEIGHTS_SOURCES. Only these are contacted and "
             + "sent the bearer token; a sync naming any other URL is refused (400)."))
     var weightsSources: [String] = []
+    @Option(help: "The model name of the OpenAI-compatible routes (/v1/models, the `model` field; default: the model folder's name).")
+    var servedModelName: String?
+    @Option(help: ArgumentHelp(
+        "The most tokens one generation request may ask for (prompts × n × max_tokens); more is a 400.",
+        discussion: "Applies to /v1/generate, /v1/completions and /v1/chat/completions."))
+    var maxRequestTokens = HostLimits().maxRequestTokens
+    @Option(help: ArgumentHelp(
+        "The most tokens all accepted, unfinished generation requests may ask for together; beyond it, 429 with Retry-After.",
+        discussion: "Must be at least --max-request-tokens."))
+    var maxTokensInFlight = HostLimits().maxTokensInFlight
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -52,6 +62,10 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.role = role
         config.maxBodyBytes = maxBodyBytes
+        if let servedModelName {
+            guard !servedModelName.isEmpty, servedModelName.count <= 256 else { throw failure("--served-model-name must be 1…256 characters") }
+            config.servedModelName = servedModelName
+        }
         let sourceTexts = weightsSources.isEmpty
             ? (ProcessInfo.processInfo.environment["RZERO_WEIGHTS_SOURCES"] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
             : weightsSources
@@ -67,6 +81,11 @@ struct Serve: AsyncParsableCommand {
         }
         do { try config.validate() } catch let e as ServerConfigError { throw failure(e.description) }
         var limits = HostLimits()
+        guard maxRequestTokens >= 1, maxTokensInFlight >= maxRequestTokens else {
+            throw failure("--max-request-tokens must be ≥ 1 and --max-tokens-in-flight at least as large")
+        }
+        limits.maxRequestTokens = maxRequestTokens
+        limits.maxTokensInFlight = maxTokensInFlight
         switch memoryLimit {
         case nil: limits.memoryLimitBytes = MemoryPlan.defaultLimitBytes()
         case "none"?: limits.memoryLimitBytes = nil

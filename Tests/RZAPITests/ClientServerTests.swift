@@ -106,8 +106,35 @@ struct ExampleAPI: APIProtocol {
         .ok(.init(body: .json(.init(status: .ready))))
     }
 
+    func listModels(_ input: Operations.ListModels.Input) async throws -> Operations.ListModels.Output {
+        .ok(.init(body: .json(try spec.example("GET /v1/models 200", as: S.ModelList.self))))
+    }
+
+    func createCompletion(_ input: Operations.CreateCompletion.Input) async throws -> Operations.CreateCompletion.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        recorder.record("createCompletion", body)
+        if body.stream == true {
+            return .ok(.init(body: .textEventStream(HTTPBody(spec.example("POST /v1/completions 200 text/event-stream").stringValue!))))
+        }
+        return .ok(.init(body: .json(try spec.example("POST /v1/completions 200", as: S.CompletionResponse.self))))
+    }
+
+    func createChatCompletion(_ input: Operations.CreateChatCompletion.Input) async throws -> Operations.CreateChatCompletion.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        recorder.record("createChatCompletion", body)
+        return .ok(.init(body: .json(try spec.example("POST /v1/chat/completions 200", as: S.ChatCompletionResponse.self))))
+    }
+
+    func tokenize(_ input: Operations.Tokenize.Input) async throws -> Operations.Tokenize.Output {
+        .ok(.init(body: .json(try spec.example("POST /tokenize 200", as: S.TokenizeResponse.self))))
+    }
+
+    func detokenize(_ input: Operations.Detokenize.Input) async throws -> Operations.Detokenize.Output {
+        .ok(.init(body: .json(try spec.example("POST /detokenize 200", as: S.DetokenizeResponse.self))))
+    }
+
     func getMetrics(_ input: Operations.GetMetrics.Input) async throws -> Operations.GetMetrics.Output {
-        .ok(.init(body: .plainText(HTTPBody(spec.example("GET /metrics 200").stringValue!))))
+        .ok(.init(body: .plainText(HTTPBody(spec.example("GET /metrics 200 text/plain").stringValue!))))
     }
 }
 

@@ -111,8 +111,10 @@ struct Spec: Sendable {
                     out["\(name) request"] = example
                 }
                 for (status, response) in op["responses"]!.objectValue! {
-                    for (_, media) in resolve(response)["content"]?.objectValue ?? [:] {
-                        if let example = media["example"] { out["\(name) \(status)"] = example }
+                    // A response with several content types: the JSON example under "<op> <status>", the others with their type.
+                    for (type, media) in resolve(response)["content"]?.objectValue ?? [:] {
+                        let key = type == "application/json" ? "\(name) \(status)" : "\(name) \(status) \(type)"
+                        if let example = media["example"] { out[key] = example }
                     }
                 }
             }
