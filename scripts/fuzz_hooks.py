@@ -22,6 +22,8 @@ import schemathesis
 CAPS = {
     # path: [(JSON key, cap)] for integers, or (key, cap) for lists (truncated to cap items)
     "/v1/generate": {"ints": {"max_tokens": 16, "n": 4}, "lists": {"prompts": 4}},
+    "/v1/completions": {"ints": {"max_tokens": 16, "n": 4, "best_of": 4}, "lists": {"prompt": 4}},
+    "/v1/chat/completions": {"ints": {"max_tokens": 16, "max_completion_tokens": 16, "n": 4}, "lists": {}},
     "/v1/logprobs": {"ints": {}, "lists": {"items": 8}},
     "/v1/train/grpo": {"ints": {}, "lists": {"samples": 16}},
     "/v1/train/sft": {"ints": {}, "lists": {"samples": 16}},

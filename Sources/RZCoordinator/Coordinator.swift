@@ -37,6 +37,8 @@ public final class Coordinator {
     /// What each service was (process and model version) when the current unit checked it; every
     /// response is held to it, so a service that restarts under a unit is caught, not trusted.
     var observed: [String: ServiceState] = [:]
+    /// What interrupted the current unit (recorded with its event).
+    var unitNotes: [String] = []
     /// Times a unit is re-run after a service changed under it before the run stops.
     static let unitAttempts = 5
     /// Which trainer weights (`instance@version`) each replica was last synced to, in this process.
@@ -100,6 +102,8 @@ public final class Coordinator {
                                       "challenger": "\(services.challenger.url)", "solvers": "\(services.solvers.map(\.url))"])
         var unitSeconds: [String: [Double]] = [:]
         var done = 0
+        // A run resumed by a new coordinator process says so on its first unit (the report's timeline shows it).
+        unitNotes = state.nextUnit > 0 ? ["run resumed at unit \(state.nextUnit)"] : []
         while state.nextUnit < plan.count {
             if let maxUnits, done >= maxUnits { status.update { $0.state = "paused" }; return }
             done += 1
@@ -116,6 +120,7 @@ public final class Coordinator {
                     // Back to the last commit (state and journals), then the unit again: it restores the service.
                     logger.warning("service changed during the unit; re-running it",
                                    metadata: ["unit": "\(unit)", "attempt": "\(attempt)", "detail": "\(changed)"])
+                    unitNotes.append("re-run (attempt \(attempt + 1)): \(changed)")
                     attempt += 1
                     state = try directory.loadState()
                     try directory.openJournals(lengths: state.journalLengths)
@@ -126,8 +131,10 @@ public final class Coordinator {
             }
             let seconds = Date().timeIntervalSince(started)
             unitSeconds[kind(unit), default: []].append(seconds)
-            try directory.append(EventRecord(unit: state.nextUnit, name: unit.description, seconds: seconds, finishedAt: Date()),
+            try directory.append(EventRecord(unit: state.nextUnit, name: unit.description, seconds: seconds, finishedAt: Date(),
+                                             notes: unitNotes.isEmpty ? nil : unitNotes),
                                  to: "events")
+            unitNotes = []
             state.nextUnit += 1
             if state.nextUnit == plan.count { state.finishedAt = Date() }
             try directory.commit(state)
@@ -338,6 +345,8 @@ public final class Coordinator {
                        metadata: ["service": "\(service.name)", "step": "\(s.step)", "expected": "\(expected)",
                                   "restarted": "\(s.instanceId != state.instances[service.name])"])
         let restored = try await restore(role, service: service, to: expected)
+        unitNotes.append("\(service.name) restored to step \(expected)"
+                         + (s.instanceId != state.instances[service.name] ? " after a restart" : " (it was at step \(s.step))"))
         state.instances[service.name] = restored.instanceId
         observed[service.name] = restored
         return service
@@ -669,13 +678,7 @@ public final class Coordinator {
         return grader.equivalent(a, b)
     }
 
-    func informativeBand() -> InformativeBand? {
-        switch config.pool.band {
-        case "share_range": return .shareRange(low: config.pool.low, high: config.pool.high)
-        case "none": return nil
-        default: return .distanceFromHalf(maximum: config.pool.delta)
-        }
-    }
+    func informativeBand() -> InformativeBand? { config.informativeBand }
 
     private func buildDataset(iteration: Int) throws {
         let kept = try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration && $0.kept }

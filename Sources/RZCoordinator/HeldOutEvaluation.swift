@@ -27,17 +27,7 @@ public struct HeldOutEvaluator: Sendable {
 
     public var isEmpty: Bool { sets.isEmpty }
 
-    private struct Detail: Encodable {
-        var question: String
-        var answer: String
-        var family: String?
-        var difficulty: Int?
-        var greedyResponse: String
-        var greedyAnswer: String?
-        var greedyCorrect: Bool
-        var majorityAnswer: String?
-        var majorityCorrect: Bool?
-    }
+    typealias Detail = EvalDetail
 
     /// Evaluates the Solver served by `solver` and writes the results for `iteration`.
     public func run(iteration: Int, solver: RoleService, expect: ServiceState?, solverStep: Int, seed: UInt64, directory: RunDirectory,

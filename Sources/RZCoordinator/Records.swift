@@ -108,6 +108,19 @@ public struct EvalRecord: Codable, Sendable, Equatable {
     public var solverStep: Int
 }
 
+/// One held-out question's evaluation (a line of eval/iteration-N-<set>.jsonl).
+public struct EvalDetail: Codable, Sendable, Equatable {
+    public var question: String
+    public var answer: String
+    public var family: String?
+    public var difficulty: Int?
+    public var greedyResponse: String
+    public var greedyAnswer: String?
+    public var greedyCorrect: Bool
+    public var majorityAnswer: String?
+    public var majorityCorrect: Bool?
+}
+
 /// A completed unit (a line of events.jsonl).
 /// The label-free health check at the end of a Solver phase (a line of health.jsonl).
 public struct HealthRecord: Codable, Sendable, Equatable {
@@ -126,6 +139,9 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var name: String
     public var seconds: Double
     public var finishedAt: Date
+    /// What interrupted the unit, if anything: the run resumed here, a service restored, the unit re-run
+    /// (absent when the unit ran straight through).
+    public var notes: [String]? = nil
 }
 
 /// The exact request of one training step, kept so a restarted service can be brought back to

@@ -78,6 +78,12 @@ public struct RunSummary: Sendable {
     public var iterations: [IterationSummary]
     public var baseEval: [EvalRecord]
     public var steps: [StepRecord]
+    /// Every pool question of the run (for the report's question samples).
+    public var pool: [PoolRecord] = []
+    /// The completed units, in order (the report's timeline).
+    public var events: [EventRecord] = []
+    /// Per held-out set and iteration (0: the base Solver), its per-question evaluation.
+    public var evalDetails: [String: [Int: [EvalDetail]]] = [:]
 
     /// `oracle` maps a question to its true answer when it can (procedural families); it is used
     /// for the pseudo-label accuracy column only.
@@ -99,6 +105,15 @@ public struct RunSummary: Sendable {
         steps = trainSteps
         let evals = try journal(EvalRecord.self, "eval")
         let health = try journal(HealthRecord.self, "health")
+        self.pool = pool
+        events = try journal(EventRecord.self, "events")
+        for e in evals {
+            // Detail files of evaluations the state vouches for; a missing or unreadable one leaves that cell out.
+            if let details = try? directory.readLines(EvalDetail.self, from: directory.evalDetailPath(iteration: e.iteration, dataset: e.dataset)),
+               !details.isEmpty {
+                evalDetails[e.dataset, default: [:]][e.iteration] = details
+            }
+        }
         baseEval = evals.filter { $0.iteration == 0 }
         let grader = MathGrader()
         func mean(_ xs: [Double]) -> Double? { xs.isEmpty ? nil : xs.reduce(0, +) / Double(xs.count) }
@@ -149,6 +164,9 @@ public enum Report {
         table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
         th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}pre{background:#f7f7f7;padding:8px;overflow:auto;max-height:400px}
         .charts{display:flex;flex-wrap:wrap;gap:16px}.note{color:#666}
+        td.text{text-align:left;vertical-align:top;max-width:520px}.kept{color:#17652b}.dropped{color:#9b1c1c}
+        details summary{color:#555;cursor:pointer;font-size:12px}details pre{white-space:pre-wrap;max-height:240px;font-size:12px}
+        .track{width:260px;height:10px;background:#f1f1f1}.bar{height:10px;background:#4a78c2}
         </style></head><body>
         <h1>rzero run <code>\(esc(main.name))</code></h1>
         <p>Run id \(esc(main.state.runId)); \(main.state.finishedAt == nil ? "<b>unfinished</b> (\(main.state.nextUnit) units done)" : "finished") ·
@@ -176,6 +194,15 @@ public enum Report {
             h += histogram("p̂ of the pool, iteration \(it.iteration)", values: it.poolShares, bins: 10)
         }
         h += "</div>"
+        h += "<h2>What the Challenger wrote, and what became of it</h2>"
+            + "<p class=\"note\">Per iteration, pool questions spread over p̂ (the share of the Solver's answers that agree with "
+            + "the majority), then one that broke the format and one duplicate when there were any.</p>"
+        for it in main.iterations {
+            let samples = questionSamples(main, iteration: it.iteration)
+            if !samples.isEmpty { h += "<h3>Iteration \(it.iteration)</h3>" + samples }
+        }
+        h += "<h2>The Solver before and after training</h2>" + beforeAfter(main)
+        h += "<h2>Timeline</h2>" + timeline(main)
         h += "<h2>Disk</h2>" + diskTable(main.state)
         h += "<h2>Settings</h2><pre>\(esc(String(decoding: (try? main.config.encoded()) ?? Data(), as: UTF8.self)))</pre>"
         if !compared.isEmpty {
@@ -322,7 +349,8 @@ public enum Report {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
     static let width = 520.0, height = 260.0, left = 50.0, right = 10.0, top = 28.0, bottom = 36.0
 
-    static func frame(_ title: String, yLabel: String, yMin: Double, yMax: Double, xMin: Double, xMax: Double) -> String {
+    static func frame(_ title: String, yLabel: String, yMin: Double, yMax: Double, xMin: Double, xMax: Double,
+                      categories: [String]? = nil, xLabel: String? = nil) -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"11\">"
         s += "<text x=\"\(width / 2)\" y=\"16\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(esc(title))</text>"
         s += "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"#444\"/>"
@@ -333,12 +361,23 @@ public enum Report {
             s += "<text x=\"\(left - 4)\" y=\"\(y + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>"
             s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - right)\" y2=\"\(y)\" stroke=\"#eee\"/>"
         }
-        // Every integer on a short axis (iterations), else the two ends (steps).
-        let everyInteger = xMax - xMin <= 12 && xMin == xMin.rounded()
-        let xTicks = everyInteger ? stride(from: xMin, through: xMax, by: 1).map { $0 } : [xMin, xMax]
-        for x in xTicks {
-            let px = left + (width - left - right) * (x - xMin) / max(xMax - xMin, 1e-9)
-            s += "<text x=\"\(px)\" y=\"\(height - 6)\" text-anchor=\"middle\">\(String(format: "%.3g", x))</text>"
+        if let categories {
+            // Bar charts: each category's name under the middle of its slot.
+            let slot = (width - left - right) / Double(max(categories.count, 1))
+            for (i, name) in categories.enumerated() {
+                s += "<text x=\"\(left + slot * (Double(i) + 0.5))\" y=\"\(height - bottom + 13)\" text-anchor=\"middle\">\(esc(name))</text>"
+            }
+        } else {
+            // Every integer on a short axis (iterations), else the two ends (steps).
+            let everyInteger = xMax - xMin <= 12 && xMin == xMin.rounded()
+            let xTicks = everyInteger ? stride(from: xMin, through: xMax, by: 1).map { $0 } : [xMin, xMax]
+            for x in xTicks {
+                let px = left + (width - left - right) * (x - xMin) / max(xMax - xMin, 1e-9)
+                s += "<text x=\"\(px)\" y=\"\(height - 6)\" text-anchor=\"middle\">\(String(format: "%.3g", x))</text>"
+            }
+        }
+        if let xLabel {
+            s += "<text x=\"\(left + (width - left - right) / 2)\" y=\"\(height - 2)\" text-anchor=\"middle\">\(esc(xLabel))</text>"
         }
         s += "<text x=\"12\" y=\"\(top + (height - top - bottom) / 2)\" transform=\"rotate(-90 12 \(top + (height - top - bottom) / 2))\" text-anchor=\"middle\">\(esc(yLabel))</text>"
         return s
@@ -374,11 +413,11 @@ public enum Report {
         return s + "</svg>"
     }
 
-    static func barChart(_ title: String, labels: [String], series: [(String, [Double])]) -> String {
+    static func barChart(_ title: String, labels: [String], series: [(String, [Double])], xLabel: String? = nil) -> String {
         let values = series.flatMap(\.1)
         guard !values.isEmpty, !labels.isEmpty else { return "" }
         let yMax = max(values.max() ?? 1, 1)
-        var s = frame(title, yLabel: "count", yMin: 0, yMax: yMax, xMin: 1, xMax: Double(labels.count))
+        var s = frame(title, yLabel: "count", yMin: 0, yMax: yMax, xMin: 1, xMax: Double(labels.count), categories: labels, xLabel: xLabel)
         let slot = (width - left - right) / Double(labels.count)
         let barWidth = slot * 0.8 / Double(max(series.count, 1))
         for (k, (name, vs)) in series.enumerated() {
@@ -396,7 +435,8 @@ public enum Report {
     static func histogram(_ title: String, values: [Double], bins: Int) -> String {
         var counts = [Double](repeating: 0, count: bins)
         for v in values { counts[min(bins - 1, max(0, Int(v * Double(bins))))] += 1 }
+        // Each bar is labelled with where its p̂ bin starts; the last bin includes p̂ = 1.
         let labels = (0..<bins).map { String(format: "%.1f", Double($0) / Double(bins)) }
-        return barChart(title, labels: labels, series: [("p̂ (0 … 1)", counts)])
+        return barChart(title, labels: labels, series: [("questions", counts)], xLabel: "p̂ (majority share; bin start)")
     }
 }

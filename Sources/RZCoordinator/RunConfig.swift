@@ -1,4 +1,5 @@
 import Foundation
+import RZRewards
 
 /// Every setting of an R-Zero run, in one JSON file (keys in snake_case). A file may give any subset:
 /// missing keys take the defaults below, unknown keys are an error (a typo must not silently fall back
@@ -374,5 +375,17 @@ extension RunConfig {
         try check(stabilisers.progressWindow >= 1, "stabilisers.progress_window must be ≥ 1")
         try check(evaluation.majoritySamples >= 0 && evaluation.majoritySamples <= 64 && evaluation.maxTokens >= 1,
                   "evaluation: majority_samples 0…64, max_tokens ≥ 1")
+    }
+}
+
+extension RunConfig {
+    /// The band of majority shares whose questions the Solver trains on (nil: `pool.band: none`, every question with a
+    /// majority answer).
+    public var informativeBand: InformativeBand? {
+        switch pool.band {
+        case "share_range": return .shareRange(low: pool.low, high: pool.high)
+        case "none": return nil
+        default: return .distanceFromHalf(maximum: pool.delta)
+        }
     }
 }

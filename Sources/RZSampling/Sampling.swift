@@ -3,7 +3,7 @@ import RZTensor
 
 /// How to pick the next token. Validated by `validate()`; defaults sample from the model as it is.
 public struct SamplingParameters: Codable, Sendable, Equatable {
-    /// 0 means greedy (argmax, ties to the lowest id).
+    /// 0 (or anything below 1e-5) means greedy (argmax, ties to the lowest id).
     public var temperature: Double = 1.0
     /// Nucleus sampling: keep the smallest set of most likely tokens whose probability reaches top-p.
     public var topP: Double = 1.0
@@ -36,6 +36,9 @@ public struct SamplingParameters: Codable, Sendable, Equatable {
         self.topLogprobs = topLogprobs
     }
 
+    /// Temperatures below this sample greedily.
+    public static let greedyBelowTemperature = 1e-5
+
     /// The most alternatives a token may come with (OpenAI's and vLLM's limit).
     public static let maxTopLogprobs = 20
 
@@ -52,7 +55,9 @@ public struct SamplingParameters: Codable, Sendable, Equatable {
 
     /// The sampler these parameters describe (mlx-swift-lm's `GenerateParameters.sampler()` pattern).
     public func sampler() -> any LogitSampler {
-        if temperature == 0 { return GreedySampler() }
+        // Below 1e-5 (vLLM's threshold) sampling is greedy: 1/T of a denormal temperature overflows to inf, and the
+        // scaled logits would turn to NaN.
+        if temperature < Self.greedyBelowTemperature { return GreedySampler() }
         return TemperatureSampler(temperature: temperature, topK: topK, topP: topP)
     }
 }

@@ -114,7 +114,8 @@ struct ExampleAPI: APIProtocol {
         guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
         recorder.record("createCompletion", body)
         if body.stream == true {
-            return .ok(.init(body: .textEventStream(HTTPBody(spec.example("POST /v1/completions 200 text/event-stream").stringValue!))))
+            let event = spec.example("POST /v1/completions 200 text/event-stream")["data"]!.stringValue!
+            return .ok(.init(body: .textEventStream(HTTPBody("data: \(event)\n\ndata: [DONE]\n\n"))))
         }
         return .ok(.init(body: .json(try spec.example("POST /v1/completions 200", as: S.CompletionResponse.self))))
     }

@@ -175,6 +175,14 @@ struct LoopTests {
         #expect(html.contains("<svg") && html.contains("Challenger reward per step") && html.contains("Kept questions"))
         #expect(!html.contains("<script"))
         #expect(html.contains("<h2>Disk</h2>") && html.contains(exports.last?.path ?? "none"))
+        // What a person reads: sampled questions with their votes and decisions, answers before and after, the timeline.
+        let firstKept = try #require(pool.first { $0.kept })
+        #expect(Report.decision(firstKept, config: config).hasPrefix("kept: pseudo-label \(firstKept.majorityAnswer ?? "")"))
+        #expect(html.contains("What the Challenger wrote") && html.contains("Solver votes (\(config.votes.samples) answers)"))
+        #expect(html.contains("kept: pseudo-label") && html.contains("dropped: "))
+        #expect(html.contains("The Solver before and after training") && html.contains("<h2>Timeline</h2>"))
+        #expect(summary.events.count == state.nextUnit && html.contains("iteration 1 · Solver training"))
+        #expect(html.contains("p̂ (majority share; bin start)"))
         return pair.checkpoints
     }
 
@@ -194,6 +202,9 @@ struct LoopTests {
             try await last.run()
             await pair.stop()
             outputs.append(try comparableRecords(dir))
+            // Every coordinator after the first says on its first unit that the run resumed there (the report's timeline).
+            let events = try RunDirectory(path: dir).readJournal(EventRecord.self, "events")
+            #expect(events.filter { ($0.notes ?? []).contains { $0.hasPrefix("run resumed") } }.count == stops.count)
         }
         for key in outputs[0].keys.sorted() { #expect(outputs[0][key] == outputs[1][key], "\(key) differs after resuming") }
     }

@@ -92,6 +92,18 @@ struct GenerationTests {
         #expect(out[0][0].tokens == Array(seq[prompt.count...]))
     }
 
+    @Test("a temperature below 1e-5 is greedy (a denormal one gave NaN log-probabilities and arbitrary tokens)")
+    func tinyTemperatures() throws {
+        let model = try fixtureModel()
+        let greedy = try generate(model: model, prompts: [[10, 20, 30]], parameters: SamplingParameters(temperature: 0, maxTokens: 8))[0][0]
+        for t in [1e-323, 1e-9, 9.9e-6] {
+            let g = try generate(model: model, prompts: [[10, 20, 30]],
+                                 parameters: SamplingParameters(temperature: t, topP: 1e-300, maxTokens: 8, n: 2, returnSamplingLogprobs: true))[0]
+            #expect(g.allSatisfy { $0.tokens == greedy.tokens }, "T = \(t)")
+            #expect(g.allSatisfy { ($0.samplingLogprobs ?? []).allSatisfy(\.isFinite) && $0.logprobs.allSatisfy(\.isFinite) })
+        }
+    }
+
     @Test("stop tokens, stop strings and max tokens end samples with the right reason")
     func stopping() throws {
         let model = try fixtureModel()
