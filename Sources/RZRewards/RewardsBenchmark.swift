@@ -85,7 +85,7 @@ public enum RewardsBenchmark {
             AdversarialCase(name: "1999-digit numbers (over the exact cap: text comparison)", a: String(repeating: "7", count: 1_999), b: String(repeating: "7", count: 1_998) + "8", expected: false),
             AdversarialCase(name: "100k minus signs (over the length cap: false)", a: String(repeating: "-", count: 100_000) + "1", b: "1", expected: false),
             AdversarialCase(name: "1000 minus signs (over the depth cap: false)", a: String(repeating: "-", count: 1_000) + "1", b: "1", expected: false),
-            AdversarialCase(name: "30 unbalanced open braces (repaired)", a: String(repeating: "{", count: 30) + "1", b: "1", expected: true),
+            AdversarialCase(name: "30 unbalanced open braces (unbalanced: text only, false)", a: String(repeating: "{", count: 30) + "1", b: "1", expected: false),
             AdversarialCase(name: "1000-digit numbers differing in the last digit", a: String(repeating: "7", count: 1_000), b: String(repeating: "7", count: 999) + "8", expected: false),
             AdversarialCase(name: "1000-digit number vs itself times 1", a: String(repeating: "7", count: 1_000), b: "1\\cdot" + String(repeating: "7", count: 1_000), expected: true),
             AdversarialCase(name: "long sum of 600 terms", a: Array(repeating: "x", count: 600).joined(separator: "+"), b: "600x", expected: true),

@@ -55,6 +55,15 @@ struct AnswerComparer {
         }
     }
 
+    /// A number written with digits after the point (`8.346939`, `-0.5`).
+    static func isDecimalLiteral(_ e: Expr) -> Bool {
+        switch e {
+        case .number(let r): return r.isFiniteDecimalFraction
+        case .negate(let inner): return isDecimalLiteral(inner)
+        default: return false
+        }
+    }
+
     private static func mirrored(_ op: RelationOperator) -> RelationOperator? {
         switch op {
         case .equal: return .equal
@@ -148,7 +157,12 @@ struct AnswerComparer {
 
         if symbols.isEmpty {
             if let exactX = evaluator.exactValue(x, [:]), let exactY = evaluator.exactValue(y, [:]) {
-                return exactX == exactY
+                if exactX == exactY { return true }
+                // As math-verify: a number written as a decimal agrees with a non-integer value to 6 decimal places, so
+                // `8.346939` is `\frac{409}{49}` (8.3469387…) while `0.333` is not `\frac13` and `7.0000001` is not 7.
+                guard AnswerComparer.isDecimalLiteral(x) || AnswerComparer.isDecimalLiteral(y),
+                      exactX.denominator != 1, exactY.denominator != 1 else { return false }
+                return exactX.roundedToMillionths == exactY.roundedToMillionths
             }
             let floatX = evaluator.floatValue(x, [:])
             let floatY = evaluator.floatValue(y, [:])

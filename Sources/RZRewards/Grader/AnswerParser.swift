@@ -46,6 +46,12 @@ struct AnswerParser {
         var tokens = input
         if tokens.isEmpty { return nil }
         guard AnswerParser.maximumBracketDepth(tokens) <= limits.maxNestingDepth else { return nil }
+        // `a \text{ or } b` lists the answers, as math-verify reads it: each top-level "or" between two parts is a comma.
+        var depthHere = 0
+        for i in tokens.indices {
+            depthHere += AnswerParser.bracketDelta(tokens[i].kind)
+            if depthHere == 0, tokens[i].kind == .word("or"), i > 0, i < tokens.count - 1 { tokens[i].kind = .symbol(",") }
+        }
         if AnswerParser.isWordAnswer(tokens) { return AnswerParser.textAnswer(tokens) }
         guard let withoutUnits = AnswerParser.removingTrailingUnits(tokens) else {
             return AnswerParser.textAnswer(tokens)
@@ -560,7 +566,7 @@ struct AnswerParser {
             }
     }
 
-    private static func bracketDelta(_ kind: TokenKind) -> Int {
+    static func bracketDelta(_ kind: TokenKind) -> Int {
         switch kind {
         case .open: return 1
         case .close: return -1

@@ -80,7 +80,9 @@ public struct GradeResult: Sendable, Equatable {
 /// sets or text. Numbers compare exactly as rationals (`0.5 = \frac12`, `0.333 ≠ \frac13`),
 /// expressions with variables by evaluation at six deterministic points (exactly where possible,
 /// else with relative tolerance 1e-9), tuples and intervals element-wise with matching brackets,
-/// sets and bare lists (`1, 2`) regardless of order. A `%` on one side only also accepts the value
+/// sets and bare lists (`1, 2`, or `1 \text{ or } 2`) regardless of order. As in math-verify, a number written as a decimal
+/// equals a value that rounds to it at 6 decimal places (`8.346939 = \frac{409}{49}`), and unbalanced LaTeX equals
+/// only its own text. A `%` on one side only also accepts the value
 /// divided by 100 (`50\%` equals both `50` and `0.5`, as in math-verify). Leading `x =` is dropped.
 ///
 /// The comparison is symmetric, deterministic and bounded by `GraderLimits`; it never traps.
@@ -113,6 +115,10 @@ public struct MathGrader: Sendable {
             return GradeResult(isEquivalent: equal, method: .textOnly, exhaustedBudget: false)
         }
 
+        if !MathGrader.bracesBalanced(first) || !MathGrader.bracesBalanced(second) {
+            // As math-verify, which cannot parse it: unbalanced LaTeX (`\frac{1}{2`) is only equal to the same text.
+            return GradeResult(isEquivalent: MathGrader.plainTextEqual(first, second), method: .textOnly, exhaustedBudget: false)
+        }
         var budget = WorkBudget(units: limits.workBudget)
         guard case .success(let tokensA) = AnswerTokenizer.tokenize(String(first), budget: &budget),
               case .success(let tokensB) = AnswerTokenizer.tokenize(String(second), budget: &budget)
@@ -147,6 +153,27 @@ public struct MathGrader: Sendable {
             }
         }
         return GradeResult(isEquivalent: equal, method: .mathematical, exhaustedBudget: comparer.isBudgetExhausted)
+    }
+
+    /// Whether every `{` has its `}` (escaped `\{` and `\}`, set braces, are not groups).
+    static func bracesBalanced(_ text: Substring) -> Bool {
+        var depth = 0
+        var escaped = false
+        for byte in text.utf8 {
+            if escaped {
+                escaped = false
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\\"): escaped = true
+            case UInt8(ascii: "{"): depth += 1
+            case UInt8(ascii: "}"):
+                depth -= 1
+                if depth < 0 { return false }
+            default: break
+            }
+        }
+        return depth == 0
     }
 
     /// Whether the texts are equal ignoring whitespace and ASCII letter case: the comparison when

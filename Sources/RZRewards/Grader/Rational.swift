@@ -37,6 +37,22 @@ struct Rational: Hashable, Sendable, CustomStringConvertible {
     static let zero = Rational(0)
     static let one = Rational(1)
 
+    /// The value times 10⁶, rounded half away from zero: what math-verify compares numbers by (6 decimal places).
+    var roundedToMillionths: BigInt {
+        let twice = BigInt(2) * denominator
+        let magnitude = (BigInt(2_000_000) * BigInt(numerator.magnitude) + denominator) / twice
+        return numerator.sign == .minus ? -magnitude : magnitude
+    }
+
+    /// Whether the value is a finite decimal with digits after the point (the denominator is 2^a·5^b, not 1): how an
+    /// answer written as `8.346939` parses.
+    var isFiniteDecimalFraction: Bool {
+        guard denominator > 1 else { return false }
+        var d = denominator
+        for p in [BigInt(2), BigInt(5)] { while d % p == 0 { d /= p } }
+        return d == 1
+    }
+
     var isZero: Bool { numerator.isZero }
     var isInteger: Bool { denominator == 1 }
     var isNegative: Bool { numerator.sign == .minus && !numerator.isZero }
