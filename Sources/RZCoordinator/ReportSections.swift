@@ -155,6 +155,7 @@ extension Report {
         let label: String
         switch kind {
         case "start": return "start (checkpoints of both services)"
+        case "finish": return "finish (final models exported)"
         case "evaluate": return inside == "0" ? "held-out evaluation of the base Solver" : "iteration \(inside) · held-out evaluation"
         case "begin-challenger", "challenger-sample", "train-challenger", "end-challenger": label = "Challenger training"
         case "pool", "dataset": label = "question pool, votes and dataset"

@@ -36,7 +36,7 @@ public struct CheckpointConfig: Codable, Sendable, Equatable {
     /// (`POST /v1/exports`, named `<run id>-<role>-final`, on each service's host).
     public var exportFinal = true
     /// The exports' dtype: `source` (the checkpoint the service loaded), float32, bfloat16 or float16.
-    public var exportDtype = "source"
+    public var exportDtype = ExportDTypeChoice.source
 
     public init() {}
 }
@@ -75,7 +75,7 @@ public struct ServicesConfig: Codable, Sendable, Equatable {
 
 /// How prompts are written for each role.
 public struct PromptsConfig: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
+    public enum Kind: String, ConfigChoice {
         /// Plain text prompts (the built-in model's format).
         case completion
         /// Chat messages rendered by the service's chat template (Qwen3 and other chat models).
@@ -99,7 +99,7 @@ public struct PromptsConfig: Codable, Sendable, Equatable {
 public struct OptimizerConfig: Codable, Sendable, Equatable {
     public var learningRate: Double = 1e-4
     /// `low_var_kl` (k3, the reference), `kl` (k1), `mse` (k2), `abs`, or `none`.
-    public var klPenalty = "low_var_kl"
+    public var klPenalty = KLPenaltyChoice.lowVarKL
     public var klCoef: Double = 0.01
     public var clipRatioLow: Double = 0.2
     public var clipRatioHigh: Double = 0.3
@@ -107,15 +107,15 @@ public struct OptimizerConfig: Codable, Sendable, Equatable {
     public var maxGradNorm: Double = 1.0
     public var weightDecay: Double = 0.01
     /// `token_mean` or `seq_mean_token_mean`.
-    public var aggregation = "token_mean"
+    public var aggregation = AggregationChoice.tokenMean
     /// Where GRPO's old log-probabilities come from: `recompute` (the trainer's forward pass at the
     /// step, as verl/EasyR1's actor does; the same weights sampled the batch, so the ratio starts at 1)
     /// or `sampler` (the log-probabilities the sampling request returned). `recompute` keeps a step
     /// independent of how the sampling requests were batched on the service, which makes resumed runs
     /// bit-identical to uninterrupted ones.
-    public var oldLogprobs = "recompute"
+    public var oldLogprobs = OldLogprobsChoice.recompute
     /// How the service holds the frozen KL reference: `float32`, or `bfloat16` (half its memory; weights rounded).
-    public var referenceDtype = "float32"
+    public var referenceDtype = ReferenceDTypeChoice.float32
 
     public init() {}
 }
@@ -158,7 +158,7 @@ public struct ChallengerPhaseConfig: Codable, Sendable, Equatable {
 /// The Challenger reward (spec §2).
 public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
     /// `paper`: 1 − 2·|p̂ − ½|; `reference`: min(p̂, 1 − p̂).
-    public var uncertainty = "paper"
+    public var uncertainty = UncertaintyChoice.paper
     /// λ in r_rep = λ·|C_k|/B; 0 turns the repetition penalty off.
     public var repetitionWeight: Double = 1
     /// τ: clusters merge while the average BLEU distance is below it.
@@ -166,7 +166,7 @@ public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
     /// true: max(0, r_unc − r_rep) (paper); false: no clip (reference).
     public var clipAtZero = true
     /// `zero` (paper) or `minus_one_minus_repetition` (reference).
-    public var formatFailure = "zero"
+    public var formatFailure = FormatFailureChoice.zero
     /// The majority share p̂ at which r_unc peaks: ½ is the paper's 1 − 2·|p̂ − ½|; above ½ the reward
     /// is a tent that asks for questions the Solver mostly agrees on (a label-free stabiliser).
     public var targetShare: Double = 0.5
@@ -193,7 +193,7 @@ public struct PoolConfig: Codable, Sendable, Equatable {
     public var questionsPerRequest = 64
     /// `distance_from_half` (paper, keeps |p̂ − ½| ≤ delta) or `share_range` (reference, low ≤ p̂ ≤ high)
     /// or `none` (the "no band filter" ablation: every question with a majority is kept).
-    public var band = "distance_from_half"
+    public var band = BandChoice.distanceFromHalf
     public var delta: Double = 0.25
     public var low: Double = 0.3
     public var high: Double = 0.8
@@ -216,7 +216,7 @@ public struct SolverPhaseConfig: Codable, Sendable, Equatable {
     /// The KL reference of each Solver phase: `phase_start` (reference: the weights the phase starts
     /// from) or `base` (the base Solver for the whole run, so the KL term bounds the total drift of
     /// self-training, not one phase's; a label-free stabiliser).
-    public var reference = "phase_start"
+    public var reference = SolverReferenceChoice.phaseStart
 
     public init() {}
 }
@@ -295,13 +295,21 @@ extension RunConfig {
         let config: RunConfig
         do {
             config = try decoder.decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+            // A variant setting with an unknown name (`ConfigChoice` says which names there are).
+            throw ConfigError("\(source): \(Self.settingName(context.codingPath)) \(context.debugDescription)")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            throw ConfigError("\(source): wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))")
+            throw ConfigError("\(source): wrong type at \(Self.settingName(context.codingPath))")
         } catch {
             throw ConfigError("\(source): \(error)")
         }
         try config.validate()
         return config
+    }
+
+    /// A decoding path as the setting's name in the file (`solver.optimizer.kl_penalty`).
+    static func settingName(_ path: [any CodingKey]) -> String {
+        path.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue.snakeCased }.joined(separator: ".")
     }
 
     /// `user`'s keys over `defaults`, recursively; a key the defaults do not have is an error.
@@ -350,23 +358,12 @@ extension RunConfig {
                   "votes.questions_per_request × votes.samples must be 1…1024")
         try check(pool.questions >= 1 && pool.questionsPerRequest >= 1 && pool.questionsPerRequest <= 1024,
                   "pool.questions ≥ 1 and pool.questions_per_request 1…1024")
-        try check(["distance_from_half", "share_range", "none"].contains(pool.band), "pool.band must be distance_from_half, share_range or none")
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
-        try check(["phase_start", "base"].contains(solver.reference), "solver.reference must be phase_start or base")
         try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
-        try check(["source", "float32", "bfloat16", "float16"].contains(checkpoints.exportDtype),
-                  "checkpoints.export_dtype must be source, float32, bfloat16 or float16")
-        try check(["paper", "reference"].contains(challenger.reward.uncertainty), "challenger.reward.uncertainty must be paper or reference")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
-        try check(["zero", "minus_one_minus_repetition"].contains(challenger.reward.formatFailure),
-                  "challenger.reward.format_failure must be zero or minus_one_minus_repetition")
         for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {
             try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")
-            try check(["low_var_kl", "kl", "mse", "abs", "none"].contains(o.klPenalty), "\(name).optimizer.kl_penalty is unknown")
-            try check(["token_mean", "seq_mean_token_mean"].contains(o.aggregation), "\(name).optimizer.aggregation is unknown")
-            try check(["float32", "bfloat16"].contains(o.referenceDtype), "\(name).optimizer.reference_dtype must be float32 or bfloat16")
-            try check(["recompute", "sampler"].contains(o.oldLogprobs), "\(name).optimizer.old_logprobs must be recompute or sampler")
         }
         for (name, s) in [("challenger", challenger.sampling), ("votes", votes.sampling), ("solver", solver.sampling)] {
             try check(s.temperature >= 0 && s.topP > 0 && s.topP <= 1 && s.maxTokens >= 1 && s.maxTokens <= 4096,
@@ -383,9 +380,20 @@ extension RunConfig {
     /// majority answer).
     public var informativeBand: InformativeBand? {
         switch pool.band {
-        case "share_range": return .shareRange(low: pool.low, high: pool.high)
-        case "none": return nil
-        default: return .distanceFromHalf(maximum: pool.delta)
+        case .shareRange: return .shareRange(low: pool.low, high: pool.high)
+        case .none: return nil
+        case .distanceFromHalf: return .distanceFromHalf(maximum: pool.delta)
         }
+    }
+}
+
+extension String {
+    /// `klPenalty` → `kl_penalty` (the file's spelling of a decoding key).
+    var snakeCased: String {
+        var out = ""
+        for c in self {
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+        return out
     }
 }

@@ -13,7 +13,7 @@ struct ConfigTests {
         var expected = RunConfig()
         expected.iterations = 2
         expected.votes.samples = 6
-        expected.pool.band = "share_range"
+        expected.pool.band = .shareRange
         #expect(c == expected)
         func error(_ json: String) -> String {
             do { _ = try RunConfig.parse(Data(json.utf8)); return "" } catch { return "\(error)" }
@@ -22,7 +22,22 @@ struct ConfigTests {
         #expect(error(#"{"iterations": "three"}"#).contains("iterations"))
         #expect(error(#"{"iterations": 0}"#).contains("iterations"))
         #expect(error(#"{"votes": 3}"#).contains("votes"))
-        #expect(error(#"{"pool": {"band": "wide"}}"#).contains("pool.band"))
+        #expect(error(#"{"pool": {"band": "wide"}}"#).contains("pool.band must be one of distance_from_half, share_range, none (got \"wide\")"))
+        #expect(error(#"{"solver": {"optimizer": {"kl_penalty": "k4"}}}"#)
+            .contains("solver.optimizer.kl_penalty must be one of low_var_kl, kl, mse, abs, none"))
+        #expect(error(#"{"checkpoints": {"export_dtype": 16}}"#).contains("wrong type at checkpoints.export_dtype"))
+        // Every variant decodes from its own name and writes it back.
+        for (key, names) in [("pool.band", BandChoice.allCases.map(\.rawValue)), ("solver.reference", SolverReferenceChoice.allCases.map(\.rawValue)),
+                             ("challenger.optimizer.old_logprobs", OldLogprobsChoice.allCases.map(\.rawValue)),
+                             ("challenger.reward.format_failure", FormatFailureChoice.allCases.map(\.rawValue))] {
+            let parts = key.split(separator: ".").map(String.init)
+            for name in names {
+                var json = "\"\(name)\""
+                for part in parts.reversed() { json = "{\"\(part)\": \(json)}" }
+                let parsed = try RunConfig.parse(Data(json.utf8))
+                #expect(String(decoding: try parsed.encoded(), as: UTF8.self).contains("\"\(parts.last!)\" : \"\(name)\""), "\(key) \(name)")
+            }
+        }
         #expect(error(#"{"services": {"solvers": []}}"#).contains("services.solvers"))
         #expect(error("[1]").contains("object"))
         #expect(error("{").contains("not valid JSON"))
@@ -100,8 +115,8 @@ struct TrainingSettingsMappingTests {
     func klPenalty() {
         var o = OptimizerConfig()
         o.klCoef = 0.05
-        let cases: [(String, Components.Schemas.KLPenalty, Double)] = [
-            ("none", .disabled, 0), ("low_var_kl", .lowVarKl, 0.05), ("kl", .kl, 0.05), ("mse", .mse, 0.05), ("abs", .abs, 0.05),
+        let cases: [(KLPenaltyChoice, Components.Schemas.KLPenalty, Double)] = [
+            (.none, .disabled, 0), (.lowVarKL, .lowVarKl, 0.05), (.kl, .kl, 0.05), (.mse, .mse, 0.05), (.abs, .abs, 0.05),
         ]
         for (name, expected, coef) in cases {
             o.klPenalty = name

@@ -215,7 +215,7 @@ struct LoopTests {
         var config = shortConfig(seed: 5)
         if stabilised {
             // The default's stabilisers: a base KL reference must survive the restore, in a later iteration too.
-            config.solver.reference = "base"
+            config.solver.reference = .base
             config.stabilisers.secondOpinion = true
         }
         let plan = config.plan()
@@ -370,14 +370,14 @@ struct LoopTests {
     @Test("solver.reference base keeps the base Solver as the KL reference; phase_start resets it every phase")
     func baseReference() async throws {
         /// The KL of the first trained Solver step of iterations 1 and 2.
-        func firstSolverKL(reference: String) async throws -> [Double?] {
+        func firstSolverKL(reference: SolverReferenceChoice) async throws -> [Double?] {
             var config = shortConfig(seed: 5)
             config.solver.reference = reference
             let steps = try await runToEnd(config).readJournal(StepRecord.self, "train").filter { $0.role == "solver" && !$0.skipped }
             return [1, 2].map { it in steps.first { $0.iteration == it }?.kl }
         }
         // A phase's first step starts at its reference (KL exactly 0) only when the reference was reset.
-        let phaseStart = try await firstSolverKL(reference: "phase_start"), base = try await firstSolverKL(reference: "base")
+        let phaseStart = try await firstSolverKL(reference: .phaseStart), base = try await firstSolverKL(reference: .base)
         #expect(phaseStart == [0, 0])
         #expect(base[0] == 0, "iteration 1 starts at the base model, its reference")
         let drift = try #require(base[1])
@@ -389,7 +389,7 @@ struct LoopTests {
         func pool(secondOpinion: Bool) async throws -> [PoolRecord] {
             var config = shortConfig(seed: 6)
             config.iterations = 1
-            config.pool.band = "none"
+            config.pool.band = .none
             config.stabilisers.secondOpinion = secondOpinion
             return try await runToEnd(config).readJournal(PoolRecord.self, "pool")
         }
