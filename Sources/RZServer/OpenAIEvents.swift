@@ -24,6 +24,8 @@ struct OpenAIEvents: AsyncSequence, Sendable {
     let stops: [String]
     let logprobs: Bool
     let includeUsage: Bool
+    /// Told the result when the generation finishes (the service's token counter).
+    let onFinished: @Sendable (GenerateResult) -> Void
 
     /// Cancels the generation when the body is dropped before its end (a client that disconnected).
     final class Lifetime: Sendable {
@@ -54,6 +56,7 @@ struct OpenAIEvents: AsyncSequence, Sendable {
                     switch try await upstream.next() {
                     case .token(let t)?: onToken(t)
                     case .finished(let result)?:
+                        events.onFinished(result)
                         if events.includeUsage {
                             let usage = Components.Schemas.OpenAIUsage(
                                 promptTokens: result.promptTokens, completionTokens: result.completionTokens,

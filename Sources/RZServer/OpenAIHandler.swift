@@ -160,8 +160,17 @@ extension Handler {
         }
     }
 
-    private func generationStream(_ g: OpenAIGeneration, operation: String) async throws -> GenerationStream {
-        try await measured(operation) { try host.generateStream(g.request) }
+    /// A streamed response: the generation admitted (refusals are thrown here, before the status line), its events
+    /// as the body. The generated tokens are counted when the stream ends.
+    private func eventStream(_ g: OpenAIGeneration, format: OpenAIEvents.Format, id: String, created: Int64, tokenizer: Tokenizer,
+                             operation: String) async throws -> HTTPBody {
+        let stream = try await measured(operation) { try host.generateStream(g.request) }
+        let counter = metrics.generatedTokens
+        let events = OpenAIEvents(stream: stream, format: format, id: id, created: created, model: openAI.servedModelName,
+                                  tokenizer: tokenizer, choices: g.prompts.count * g.parameters.n, stops: g.parameters.stopStrings,
+                                  logprobs: g.logprobs, includeUsage: g.includeUsage,
+                                  onFinished: { counter.increment(by: $0.completionTokens) })
+        return HTTPBody(events, length: .unknown, iterationBehavior: .single)
     }
 
     // MARK: Routes
@@ -234,11 +243,8 @@ extension Handler {
         let id = Self.randomID("cmpl-"), created = Int64(Date().timeIntervalSince1970)
         let stops = g.parameters.stopStrings
         if g.stream {
-            let stream = try await generationStream(g, operation: Operations.CreateCompletion.id)
-            let events = OpenAIEvents(stream: stream, format: .completion, id: id, created: created, model: openAI.servedModelName,
-                                      tokenizer: tokenizer, choices: prompts.count * g.parameters.n, stops: stops,
-                                      logprobs: g.logprobs, includeUsage: g.includeUsage)
-            return .ok(.init(body: .textEventStream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+            return .ok(.init(body: .textEventStream(try await eventStream(g, format: .completion, id: id, created: created, tokenizer: tokenizer,
+                                                                          operation: Operations.CreateCompletion.id))))
         }
         let r = try await generateResult(g, operation: Operations.CreateCompletion.id)
         var choices: [Components.Schemas.CompletionChoice] = []
@@ -281,11 +287,8 @@ extension Handler {
         let id = Self.randomID("chatcmpl-"), created = Int64(Date().timeIntervalSince1970)
         let stops = g.parameters.stopStrings
         if g.stream {
-            let stream = try await generationStream(g, operation: Operations.CreateChatCompletion.id)
-            let events = OpenAIEvents(stream: stream, format: .chat, id: id, created: created, model: openAI.servedModelName,
-                                      tokenizer: tokenizer, choices: g.parameters.n, stops: stops, logprobs: g.logprobs,
-                                      includeUsage: g.includeUsage)
-            return .ok(.init(body: .textEventStream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+            return .ok(.init(body: .textEventStream(try await eventStream(g, format: .chat, id: id, created: created, tokenizer: tokenizer,
+                                                                          operation: Operations.CreateChatCompletion.id))))
         }
         let r = try await generateResult(g, operation: Operations.CreateChatCompletion.id)
         var choices: [Components.Schemas.ChatCompletionChoice] = []
