@@ -9,7 +9,9 @@
    coordinator must wait, retry, restore it and go on).
 3. Checks: every unit appears exactly once in events.jsonl; the journals (questions, votes, rewards,
    pool, datasets, Solver samples, training metrics, evaluation) equal the reference run's; the
-   final state (steps, units, checkpoints) and the final weights of both roles are identical.
+   final state (steps, units, checkpoints) and the final weights of both roles are identical. The
+   configuration evaluates the Solver (70 held-out questions, greedy and majority-of-3, base + every iteration),
+   and the check fails unless those evaluation records exist.
 
 Only the Python standard library is needed. Usage:
   scripts/crash_test.py --rzero .build/debug/rzero --model models/base [--kills 10] [--seed 1]
@@ -221,6 +223,13 @@ def main():
             print(f"FAIL: units not exactly once: {len(units)} events for {plan_len} units")
             ok = False
         a, b = comparable(ref_run), comparable(crash_run)
+        # The evaluation must have happened (base + every iteration, per set) for its comparison to mean anything.
+        with open(args.config) as f:
+            cfg = json.load(f)
+        expected_evals = (cfg.get("iterations", 3) + 1) * len(cfg.get("evaluation", {}).get("datasets", []))
+        if expected_evals == 0 or len(a["eval"]) != expected_evals:
+            print(f"FAIL: {len(a['eval'])} evaluation records in the reference run, expected {expected_evals} (evaluation on)")
+            ok = False
         for key in a:
             if a[key] != b[key]:
                 print(f"FAIL: {key} differs from the uninterrupted run")

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import RZCoordinator
+import RZModel
+import RZSampling
+import RZTestSupport
+import RZTokenizer
+
+/// The evaluator checked from outside: a run with an evaluation set, its recorded accuracies recounted from the
+/// per-question records with an extraction of its own, and the base Solver's greedy answers regenerated locally.
+@Suite("Held-out evaluation, recounted independently", .serialized)
+struct EvaluationRecountTests {
+    /// The last `\boxed{...}` of a response, by plain brace matching (not the grader's parser).
+    static func lastBoxed(_ text: String) -> String? {
+        guard let start = text.range(of: "\\boxed{", options: .backwards) else { return nil }
+        var depth = 1, out = ""
+        for c in text[start.upperBound...] {
+            if c == "{" { depth += 1 }
+            if c == "}" { depth -= 1; if depth == 0 { return out } }
+            out.append(c)
+        }
+        return nil
+    }
+
+    @Test("recorded greedy and majority accuracies equal a recount; the base Solver's answers equal local greedy decoding")
+    func recount() async throws {
+        let dir = temporaryDirectory()
+        // The toy Solver's questions, with the answer it was taught first (it also learned a wrong one for each).
+        let items = ToyModel.questions.map { (question: $0.question, answer: $0.answers[0]) }
+        let lines = items.map { #"{"question": "\#($0.question)", "answer": "\#($0.answer)"}"# }.joined(separator: "\n") + "\n"
+        try lines.write(toFile: dir + "/eval.jsonl", atomically: true, encoding: .utf8)
+        var config = shortConfig(seed: 17)
+        config.evaluation.datasets = [dir + "/eval.jsonl"]
+        config.evaluation.majoritySamples = 3
+        config.evaluation.maxTokens = 12
+        let run = try await runToEnd(config)
+
+        let records = try run.readJournal(EvalRecord.self, "eval")
+        #expect(records.map(\.iteration) == [0, 1, 2])
+        for record in records {
+            let details = try run.readLines(EvalDetail.self, from: run.path + "/eval/iteration-\(record.iteration)-eval.jsonl")
+            #expect(details.map(\.question) == items.map(\.question) && record.count == items.count)
+            var greedyRight = 0, majorityRight = 0
+            for (d, item) in zip(details, items) {
+                let mine = Self.lastBoxed(d.greedyResponse)
+                #expect(mine == d.greedyAnswer, "\(d.greedyResponse)")
+                if mine?.trimmingCharacters(in: .whitespaces) == item.answer { greedyRight += 1 }
+                #expect(d.greedyCorrect == (mine?.trimmingCharacters(in: .whitespaces) == item.answer))
+                if d.majorityAnswer?.trimmingCharacters(in: .whitespaces) == item.answer { majorityRight += 1 }
+            }
+            #expect(abs(record.greedyAccuracy - Double(greedyRight) / Double(items.count)) < 1e-12, "iteration \(record.iteration)")
+            #expect(abs((record.majorityAccuracy ?? -1) - Double(majorityRight) / Double(items.count)) < 1e-12, "iteration \(record.iteration)")
+        }
+        // Iteration 0 is the untouched base Solver: its greedy responses are what local decoding of the same prompts gives.
+        let model = try ModelFolder.load(ToyModel.folder)
+        let tokenizer = try Tokenizer(contentsOfFile: ToyModel.folder + "/tokenizer.json")
+        let base = try run.readLines(EvalDetail.self, from: run.path + "/eval/iteration-0-eval.jsonl")
+        for (d, item) in zip(base, items) {
+            let prompt = tokenizer.encode(config.prompts.solverTemplate.replacingOccurrences(of: "{question}", with: item.question),
+                                          addSpecialTokens: false)
+            let stops = ChatFormat(tokenizer: tokenizer).stopTokenIds + [tokenizer.eosTokenId].compactMap { $0 }
+            let g = try generate(model: model, prompts: [prompt],
+                                 parameters: SamplingParameters(temperature: 0, maxTokens: config.evaluation.maxTokens, stopTokens: stops))[0][0]
+            #expect(tokenizer.decode(g.tokens, skipSpecialTokens: true) == d.greedyResponse, "\(item.question)")
+        }
+    }
+}
