@@ -123,8 +123,28 @@ public struct CorpusSettings: Codable, Sendable, Equatable {
     public var levelWeights: [Double] = [0.10, 0.20, 0.35, 0.30, 0.05]
     /// Per-mille of questions reserved for evaluation (never in the corpus).
     public var heldOutPerMille = 100
+    /// Also keep out of the corpus every question whose commuted form is held out (`58+347` when `347+58` is), so
+    /// no evaluation question was seen in pretraining in another order either. Off in recipes written before it
+    /// existed (the committed base model's), so they still reproduce.
+    public var excludeCommutedForms = false
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case solverPrompt, challengerPrompt, challengerShare, workedShare, families, levelWeights, heldOutPerMille, excludeCommutedForms
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        solverPrompt = try c.decode(String.self, forKey: .solverPrompt)
+        challengerPrompt = try c.decode(String.self, forKey: .challengerPrompt)
+        challengerShare = try c.decode(Double.self, forKey: .challengerShare)
+        workedShare = try c.decode(Double.self, forKey: .workedShare)
+        families = try c.decode([ProblemFamily].self, forKey: .families)
+        levelWeights = try c.decode([Double].self, forKey: .levelWeights)
+        heldOutPerMille = try c.decode(Int.self, forKey: .heldOutPerMille)
+        excludeCommutedForms = try c.decodeIfPresent(Bool.self, forKey: .excludeCommutedForms) ?? false
+    }
 }
 
 /// One training example: prompt and target text (the target ends with the end-of-text token).
@@ -144,6 +164,39 @@ public enum MathCorpus {
 
     static func isHeldOut(_ question: String, perMille: Int = 100) -> Bool {
         stableHash(question) % 1000 < UInt64(perMille)
+    }
+
+    /// The question written in another order with the same value: the terms of a sum, and the factors of each product,
+    /// permuted (`347+58` → `58+347`; `2+3*4` → `3*4+2`, `2+4*3`, `4*3+2`). Only for questions made of numbers, `+`,
+    /// `*` and fractions `a/b` (at most 3 terms of at most 3 factors); others have none.
+    public static func commutedForms(_ question: String) -> [String] {
+        let q = question.replacingOccurrences(of: " ", with: "")
+        guard !q.isEmpty, q.allSatisfy({ $0.isASCII && ($0.isNumber || "+*/".contains($0)) }) else { return [] }
+        let terms = q.split(separator: "+", omittingEmptySubsequences: false).map { $0.split(separator: "*", omittingEmptySubsequences: false).map(String.init) }
+        guard terms.count <= 3, terms.allSatisfy({ $0.count <= 3 && $0.allSatisfy { !$0.isEmpty } }) else { return [] }
+        func permutations<T>(_ xs: [T]) -> [[T]] {
+            guard xs.count > 1 else { return [xs] }
+            return xs.indices.flatMap { i in permutations(Array(xs[..<i] + xs[(i + 1)...])).map { [xs[i]] + $0 } }
+        }
+        let termChoices: [[String]] = terms.map { factors in permutations(factors).map { $0.joined(separator: "*") } }
+        var forms: Set<String> = []
+        func build(_ k: Int, _ chosen: [String]) {
+            if k == termChoices.count {
+                for order in permutations(chosen) { forms.insert(order.joined(separator: "+")) }
+                return
+            }
+            for t in termChoices[k] { build(k + 1, chosen + [t]) }
+        }
+        build(0, [])
+        forms.remove(q)
+        return forms.sorted()
+    }
+
+    /// Whether a question may not appear in the corpus: it is held out, or (with `excludeCommutedForms`) a commuted
+    /// form of it is.
+    static func isReserved(_ question: String, _ settings: CorpusSettings) -> Bool {
+        if isHeldOut(question, perMille: settings.heldOutPerMille) { return true }
+        return settings.excludeCommutedForms && commutedForms(question).contains { isHeldOut($0, perMille: settings.heldOutPerMille) }
     }
 
     /// A random problem of `family` at `level` (level ≥ 1).
@@ -205,7 +258,7 @@ public enum MathCorpus {
         while true {
             let family = settings.families[Int(rng.next() % UInt64(settings.families.count))]
             let p = problem(family, level: level(settings.levelWeights, rng: &rng), rng: &rng)
-            if isHeldOut(p.question, perMille: settings.heldOutPerMille) { continue }
+            if isReserved(p.question, settings) { continue }
             if rng.nextUnit() < settings.challengerShare {
                 return CorpusExample(prompt: settings.challengerPrompt, target: p.challengerText)
             }
@@ -214,8 +267,9 @@ public enum MathCorpus {
         }
     }
 
-    /// `count` distinct held-out problems per family and level, drawn with `seed`.
-    public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64) -> [Problem] {
+    /// `count` distinct held-out problems per family and level, drawn with `seed`, none of them (in any order) among
+    /// `excluding` (a validation set drawn beside the held-out set: same share of never-trained questions, disjoint).
+    public static func heldOut(_ settings: CorpusSettings, perLevel count: Int, seed: UInt64, excluding: Set<String> = []) -> [Problem] {
         var rng = SplitMix(seed: seed)
         var out: [Problem] = []
         // One question once, even where two levels can draw it (a fraction's denominators fit several).
@@ -227,7 +281,9 @@ public enum MathCorpus {
                 while found < count && attempts < count * 10_000 {
                     attempts += 1
                     let p = problem(family, level: level, rng: &rng)
-                    guard isHeldOut(p.question, perMille: settings.heldOutPerMille), seen.insert(p.question).inserted else { continue }
+                    guard isHeldOut(p.question, perMille: settings.heldOutPerMille), !excluding.contains(p.question),
+                          !commutedForms(p.question).contains(where: excluding.contains), seen.insert(p.question).inserted
+                    else { continue }
                     out.append(p)
                     found += 1
                 }

@@ -78,12 +78,37 @@ public enum Pretrainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(encoder.encode(recipe), to: outDir + "/" + recipeName)
-        try AtomicFile.write(heldOutJSONL(recipe), to: outDir + "/" + heldOutName)
+        try writeProblemSets(recipe, to: outDir)
     }
+
+    /// Writes heldout.jsonl and validation.jsonl: the final evaluation set, and a second one drawn with its own seed from
+    /// the same never-trained share, disjoint from the first (commuted forms included), for choosing settings.
+    public static func writeProblemSets(_ recipe: PretrainRecipe, to outDir: String) throws {
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try AtomicFile.write(heldOutJSONL(recipe), to: outDir + "/" + heldOutName)
+        try AtomicFile.write(validationJSONL(recipe), to: outDir + "/" + validationName)
+    }
+
+    public static let validationName = "validation.jsonl"
 
     /// The held-out evaluation set: `{"question", "answer", "family", "difficulty"}` lines. Drawn with a
     /// seed of its own from the held-out share, which the corpus never contains.
     public static func heldOutJSONL(_ recipe: PretrainRecipe) throws -> Data {
+        try lines(heldOutProblems(recipe))
+    }
+
+    static func heldOutProblems(_ recipe: PretrainRecipe) -> [Problem] {
+        MathCorpus.heldOut(recipe.corpus, perLevel: recipe.heldOutPerLevel, seed: recipe.seed &+ 0x4e1d_0ff7)
+    }
+
+    /// The validation set: as many problems as the held-out set, drawn with another seed from the same share, none of them
+    /// (in any order) in the held-out set.
+    public static func validationJSONL(_ recipe: PretrainRecipe) throws -> Data {
+        let heldOut = Set(heldOutProblems(recipe).map(\.question))
+        return try lines(MathCorpus.heldOut(recipe.corpus, perLevel: recipe.heldOutPerLevel, seed: recipe.seed &+ 0x7a11_da7e, excluding: heldOut))
+    }
+
+    private static func lines(_ problems: [Problem]) throws -> Data {
         struct Line: Encodable {
             var question: String
             var answer: String
@@ -93,7 +118,7 @@ public enum Pretrainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var data = Data()
-        for p in MathCorpus.heldOut(recipe.corpus, perLevel: recipe.heldOutPerLevel, seed: recipe.seed &+ 0x4e1d_0ff7) {
+        for p in problems {
             data.append(try encoder.encode(Line(question: p.question, answer: p.answer, family: p.family.rawValue,
                                                 difficulty: p.difficulty)))
             data.append(0x0A)

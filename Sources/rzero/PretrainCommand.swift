@@ -18,6 +18,10 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Examples per step.") var batchSize: Int?
     @Option(help: "Problem families, comma-separated: addition, subtraction, multiplication, order_of_operations, linear_equation, fraction, word_problem (or all).")
     var families: String?
+    @Flag(help: "Also keep out of the corpus every question whose commuted form is held out (58+347 when 347+58 is).")
+    var excludeCommuted = false
+    @Flag(help: "Write only the problem sets (heldout.jsonl, validation.jsonl) of the recipe into --out; no training.")
+    var setsOnly = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -48,6 +52,12 @@ struct Pretrain: ParsableCommand {
             }
         }
         guard r.steps >= 1, r.batchSize >= 1, r.hiddenSize >= 1, r.layers >= 1 else { throw failure("steps, batch size and sizes must be positive") }
+        if excludeCommuted { r.corpus.excludeCommutedForms = true }
+        if setsOnly {
+            do { try Pretrainer.writeProblemSets(r, to: out) } catch { throw failure("cannot write the problem sets: \(error)") }
+            print("wrote \(out)/\(Pretrainer.heldOutName) and \(out)/\(Pretrainer.validationName)")
+            return
+        }
         let started = Date()
         do {
             try Pretrainer.run(r, outDir: out) { p in

@@ -1,6 +1,6 @@
 import Foundation
 import RZModel
-import RZPretrain
+@testable import RZPretrain
 import RZTestSupport
 import RZTokenizer
 import Testing
@@ -184,5 +184,62 @@ struct CorpusStabilityTests {
         let recipe = try JSONDecoder().decode(PretrainRecipe.self, from: Data(contentsOf: base.appendingPathComponent("recipe.json")))
         #expect(recipe == PretrainRecipe())
         #expect(try Data(contentsOf: base.appendingPathComponent("heldout.jsonl")) == Pretrainer.heldOutJSONL(recipe))
+    }
+}
+
+@Suite("Held-out reservation covers commuted forms; the validation set is its own")
+struct HeldOutReservationTests {
+    @Test("commuted forms of sums and products, and none for other questions")
+    func commutedForms() {
+        #expect(MathCorpus.commutedForms("347+58") == ["58+347"])
+        #expect(Set(MathCorpus.commutedForms("2+3*4")) == ["3*4+2", "2+4*3", "4*3+2"])
+        #expect(MathCorpus.commutedForms("1/2+3/4") == ["3/4+1/2"])
+        #expect(MathCorpus.commutedForms("12-5").isEmpty && MathCorpus.commutedForms("3x+2=11").isEmpty)
+        #expect(MathCorpus.commutedForms("7+7").isEmpty)
+    }
+
+    @Test("with exclude_commuted_forms the corpus holds no commuted form of a held-out question; old recipes decode without it")
+    func corpusExclusion() throws {
+        var settings = CorpusSettings()
+        settings.excludeCommutedForms = true
+        var rng = SplitMix(seed: 3)
+        var leaks = 0, leaksWithout = 0
+        var plain = CorpusSettings()
+        plain.excludeCommutedForms = false
+        var rng2 = SplitMix(seed: 3)
+        for _ in 0..<4000 {
+            let e = MathCorpus.example(settings, rng: &rng)
+            let e2 = MathCorpus.example(plain, rng: &rng2)
+            for (example, counter) in [(e, 0), (e2, 1)] {
+                guard example.prompt.hasPrefix("Q:") else { continue }
+                let q = String(example.prompt.dropFirst(2).prefix { $0 != "\n" })
+                if MathCorpus.commutedForms(q).contains(where: { MathCorpus.isHeldOut($0) }) {
+                    if counter == 0 { leaks += 1 } else { leaksWithout += 1 }
+                }
+            }
+        }
+        #expect(leaks == 0)
+        // Without the setting the committed recipe's corpus does hold such questions (what the setting removes).
+        #expect(leaksWithout > 0)
+        let committed = try JSONDecoder().decode(PretrainRecipe.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("../../models/base/recipe.json"))))
+        #expect(committed.corpus.excludeCommutedForms == false)
+    }
+
+    @Test("validation.jsonl: about the size of heldout.jsonl, never-trained questions, none of them (in any order) held out")
+    func validationSet() throws {
+        let recipe = try JSONDecoder().decode(PretrainRecipe.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("../../models/base/recipe.json"))))
+        struct Line: Decodable { var question: String; var answer: String }
+        func read(_ d: Data) throws -> [Line] { try d.split(separator: 0x0A).map { try JSONDecoder().decode(Line.self, from: Data($0)) } }
+        let heldOut = try read(Pretrainer.heldOutJSONL(recipe))
+        let validation = try read(Pretrainer.validationJSONL(recipe))
+        // The committed held-out set is what the recipe draws.
+        #expect(try Pretrainer.heldOutJSONL(recipe) == Data(contentsOf: URL(fileURLWithPath: Fixtures.path("../../models/base/heldout.jsonl"))))
+        #expect(try Pretrainer.validationJSONL(recipe) == Data(contentsOf: URL(fileURLWithPath: Fixtures.path("../../models/base/validation.jsonl"))))
+        #expect(validation.count >= heldOut.count * 9 / 10)  // small levels have fewer never-trained questions left
+        let reserved = Set(heldOut.map(\.question))
+        for v in validation {
+            #expect(MathCorpus.isHeldOut(v.question))
+            #expect(!reserved.contains(v.question) && !MathCorpus.commutedForms(v.question).contains(where: reserved.contains), "\(v.question)")
+        }
     }
 }
