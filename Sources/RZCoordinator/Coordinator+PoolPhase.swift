@@ -77,10 +77,17 @@ extension Coordinator {
     func informativeBand() -> InformativeBand? { config.informativeBand }
 
     func buildDataset(iteration: Int) throws {
-        let kept = try directory.readJournal(PoolRecord.self, "pool").filter { $0.iteration == iteration && $0.kept }
-        let items = kept.compactMap { r -> DatasetItem? in
-            guard let q = r.question, let label = r.majorityAnswer else { return nil }
-            return DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare)
+        let pool = try directory.readJournal(PoolRecord.self, "pool")
+        // This iteration's kept questions, then (with `solver.replay_iterations`) those of the iterations before it, newest
+        // first, each question once: what was learned from them keeps being trained on.
+        let first = max(1, iteration - config.solver.replayIterations)
+        var seen = Set<String>()
+        var items: [DatasetItem] = []
+        for it in stride(from: iteration, through: first, by: -1) {
+            for r in pool where r.iteration == it && r.kept {
+                guard let q = r.question, let label = r.majorityAnswer, seen.insert(q).inserted else { continue }
+                items.append(DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare))
+            }
         }
         try directory.writeLines(items, to: directory.datasetPath(iteration: iteration))
         logger.info("dataset", metadata: ["iteration": "\(iteration)", "kept": "\(items.count)", "pool": "\(config.pool.questions)"])

@@ -217,6 +217,9 @@ public struct SolverPhaseConfig: Codable, Sendable, Equatable {
     /// from) or `base` (the base Solver for the whole run, so the KL term bounds the total drift of
     /// self-training, not one phase's; a label-free stabiliser).
     public var reference = SolverReferenceChoice.phaseStart
+    /// Also train each Solver phase on the kept questions (with their pseudo-labels of then) of up to this many earlier
+    /// iterations (0: only the current one, as the paper). A label-free stabiliser against forgetting.
+    public var replayIterations = 0
 
     public init() {}
 }
@@ -360,6 +363,7 @@ extension RunConfig {
                   "pool.questions ≥ 1 and pool.questions_per_request 1…1024")
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
+        try check(solver.replayIterations >= 0 && solver.replayIterations <= 1000, "solver.replay_iterations must be 0…1000")
         try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {

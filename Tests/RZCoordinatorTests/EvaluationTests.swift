@@ -65,3 +65,22 @@ struct EvaluationRecountTests {
         }
     }
 }
+
+@Suite("Solver replay of earlier iterations' kept questions", .serialized)
+struct ReplayTests {
+    @Test("with replay_iterations 1, iteration 2's dataset is its kept questions then iteration 1's, each question once")
+    func replay() async throws {
+        var config = shortConfig(seed: 23)
+        config.pool.band = .none
+        config.solver.replayIterations = 1
+        let run = try await runToEnd(config)
+        let pool = try run.readJournal(PoolRecord.self, "pool")
+        func kept(_ it: Int) -> [String] { pool.filter { $0.iteration == it && $0.kept }.compactMap(\.question) }
+        let dataset = try run.readLines(DatasetItem.self, from: run.path + "/datasets/iteration-2.jsonl").map(\.question)
+        var expected: [String] = []
+        for q in kept(2) + kept(1) where !expected.contains(q) { expected.append(q) }
+        #expect(!kept(1).isEmpty && dataset == expected)
+        // Iteration 1 has nothing before it.
+        #expect(try run.readLines(DatasetItem.self, from: run.path + "/datasets/iteration-1.jsonl").map(\.question) == kept(1))
+    }
+}
