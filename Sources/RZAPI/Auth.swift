@@ -10,7 +10,7 @@ package enum BearerAuth {
     package static let protectedOperationIDs: Set<String> = [
         Operations.TrainGRPO.id, Operations.TrainSFT.id, Operations.ListCheckpoints.id,
         Operations.SaveCheckpoint.id, Operations.LoadCheckpoint.id, Operations.ResetReference.id,
-        Operations.GetWeights.id, Operations.SyncWeights.id, Operations.DeleteCheckpoint.id, Operations.ExportModel.id,
+        Operations.GetWeights.id, Operations.SyncWeights.id, Operations.AverageWeights.id, Operations.DeleteCheckpoint.id, Operations.ExportModel.id,
     ]
 
     /// Compares in time independent of where the strings differ (length is not hidden).

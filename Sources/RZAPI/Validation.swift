@@ -145,6 +145,17 @@ extension Components.Schemas.ExportRequest {
     package func validate() throws(APIError) { try CheckpointName.validate(name) }
 }
 
+extension Components.Schemas.WeightsAverageRequest {
+    package func validate() throws(APIError) {
+        try check((1...8).contains(checkpoints.count), "checkpoints must hold 1...8 names (got \(checkpoints.count))")
+        try check(weights.count == checkpoints.count, "weights must have one entry per checkpoint (\(weights.count) for \(checkpoints.count))")
+        for name in checkpoints { try CheckpointName.validate(name) }
+        try check(weights.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 }, "weights must each be in 0...1")
+        let total = weights.reduce(0, +)
+        try check(abs(total - 1) <= 1e-6, "weights must sum to 1 (got \(total))")
+    }
+}
+
 /// Checkpoint names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`. A valid name is one path component that is not
 /// `.`/`..`, not hidden and has no separator, so `<checkpoint dir>/<name>` stays inside the directory.
 package enum CheckpointName {

@@ -204,6 +204,7 @@ public final class Coordinator {
         case .endPhase(let role, let iteration):
             _ = try await trainerReady(role)
             if role == .solver && config.stabilisers.rollbackWithoutProgress { try await checkProgress(iteration: iteration) }
+            if role == .solver && config.solver.averageWithPhaseStart > 0 { try await averageWithPhaseStart(iteration: iteration) }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)-end", iteration: iteration)
         case .challengerSample(let iteration, let step):
             try await challengerSample(iteration: iteration, step: step)
@@ -299,6 +300,24 @@ public final class Coordinator {
         }
         try directory.append(HealthRecord(iteration: iteration, earlyReward: early, lateReward: late, rolledBack: rollBack,
                                           solverStep: steps(.solver)), to: "health")
+    }
+
+    /// The Solver becomes `w · start + (1 − w) · trained`. The trained weights are saved first (once: a re-run of the unit
+    /// finds them and does not overwrite them with the average), and the average is computed from the two checkpoints
+    /// alone, so re-running the unit gives the same weights.
+    func averageWithPhaseStart(iteration: Int) async throws {
+        let solver = trainer(.solver)
+        let start = "\(state.runId)-solver-it\(iteration)", trained = "\(state.runId)-solver-it\(iteration)-trained"
+        if !(try await solver.checkpointNames()).contains(trained) {
+            try await checkpoint(.solver, name: trained, iteration: iteration)
+        } else if !state.checkpoints.contains(where: { $0.name == trained }) {
+            state.checkpoints.append(CheckpointRecord(role: "solver", name: trained, step: steps(.solver), iteration: iteration, sizeBytes: nil))
+        }
+        let w = config.solver.averageWithPhaseStart
+        guard try await solver.averageWeights([start, trained], weights: [w, 1 - w]) == steps(.solver) else {
+            throw ServiceChanged(service: solver.name, detail: "averaging changed the optimizer step")
+        }
+        observed[solver.name] = try await solver.state()
     }
 
     func trainer(_ role: WorkUnit.Role) -> RoleService {

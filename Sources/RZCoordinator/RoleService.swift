@@ -185,6 +185,29 @@ public struct RoleService: Sendable {
         }
     }
 
+    /// Sets the service's weights to `Σ weights[i] · checkpoints[i]` (safe to repeat: the result depends only on the
+    /// checkpoints). Returns the optimizer step, which does not change.
+    public func averageWeights(_ checkpoints: [String], weights: [Double]) async throws -> Int {
+        switch try await client.averageWeights(body: .json(.init(checkpoints: checkpoints, weights: weights))) {
+        case .ok(let ok): return try ok.body.json.step
+        case .badRequest(let e): throw rejected("averageWeights", describe(e.body))
+        case .notFound: throw rejected("averageWeights", "a checkpoint is missing: \(checkpoints)")
+        case .unauthorized: throw rejected("averageWeights", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("averageWeights", "HTTP \(status)")
+        default: throw rejected("averageWeights", "server error")
+        }
+    }
+
+    /// Names of the checkpoints the service holds.
+    public func checkpointNames() async throws -> [String] {
+        switch try await client.listCheckpoints() {
+        case .ok(let ok): return try ok.body.json.checkpoints.map(\.name)
+        case .unauthorized: throw rejected("listCheckpoints", "unauthorized (set the bearer token)")
+        case .undocumented(let status, _): throw rejected("listCheckpoints", "HTTP \(status)")
+        default: throw rejected("listCheckpoints", "server error")
+        }
+    }
+
     /// Freezes the current weights as the KL reference.
     public func resetReference() async throws {
         switch try await client.resetReference() {

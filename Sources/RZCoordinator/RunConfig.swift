@@ -220,6 +220,9 @@ public struct SolverPhaseConfig: Codable, Sendable, Equatable {
     /// Also train each Solver phase on the kept questions (with their pseudo-labels of then) of up to this many earlier
     /// iterations (0: only the current one, as the paper). A label-free stabiliser against forgetting.
     public var replayIterations = 0
+    /// At the end of each Solver phase, the Solver becomes `w · (the phase's start) + (1 − w) · (what the phase trained)`
+    /// (0: off). Keeps part of what earlier iterations learned, as weight averaging across fine-tunes does.
+    public var averageWithPhaseStart: Double = 0
 
     public init() {}
 }
@@ -363,6 +366,7 @@ extension RunConfig {
                   "pool.questions ≥ 1 and pool.questions_per_request 1…1024")
         try check(solver.steps >= 0 && solver.questionsPerStep >= 1 && solver.groupSize >= 2 && solver.questionsPerStep * solver.groupSize <= 1024,
                   "solver: steps ≥ 0, questions_per_step ≥ 1, group_size ≥ 2, at most 1024 samples a step")
+        try check(solver.averageWithPhaseStart >= 0 && solver.averageWithPhaseStart < 1, "solver.average_with_phase_start must be in [0, 1)")
         try check(solver.replayIterations >= 0 && solver.replayIterations <= 1000, "solver.replay_iterations must be 0…1000")
         try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")

@@ -335,6 +335,37 @@ final class Engine {
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step, referenceVersion: referenceVersion)
     }
 
+    /// Sets the trainable weights to `Σ weights[i] · checkpoint i` (full fine-tuning only). Depends only on the checkpoints,
+    /// so a repeat gives the same weights; the optimizer state and the reference stay; the version moves on.
+    func average(checkpoints names: [String], weights: [Double]) throws -> CheckpointInfo {
+        guard model.adapters == nil else {
+            throw HostError.invalidRequest("averaging checkpoints is not supported while the service trains LoRA adapters")
+        }
+        let target = model.parameters
+        var sum = [Double](repeating: 0, count: target.count)
+        for (name, w) in zip(names, weights) {
+            let dir = checkpointsDir + "/" + name
+            guard FileManager.default.fileExists(atPath: dir + "/" + TrainerCheckpoint.stateName) else {
+                throw HostError.notFound("no checkpoint named \(name)")
+            }
+            let scratch = try DecoderModel(config: model.config)
+            do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
+                throw HostError.invalidRequest("checkpoint \(name) does not fit this model: \(error)")
+            }
+            let values = scratch.parameters.toArray()
+            guard values.count == sum.count else { throw HostError.invalidRequest("checkpoint \(name) is for a different model architecture") }
+            for i in sum.indices { sum[i] += w * Double(values[i]) }
+        }
+        for i in sum.indices { target[i] = Float(sum[i]) }
+        model.invalidateSamplingWeights()
+        model.prepareSampling()
+        modelVersion += 1
+        // Remembered steps were applied to the weights just replaced.
+        recentSteps.removeAll()
+        recentStepOrder.removeAll()
+        return CheckpointInfo(name: names.joined(separator: "+"), modelVersion: modelVersion, step: trainer.optimizer.step)
+    }
+
     /// Deletes a checkpoint (renamed aside first, so a listing never sees half of it); returns the bytes freed.
     func deleteCheckpoint(name: String) throws -> Int {
         let dir = checkpointsDir + "/" + name

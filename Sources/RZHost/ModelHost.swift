@@ -18,6 +18,8 @@ public final class ModelHost: Sendable {
     public let tokenizer: Tokenizer?
     /// The folder the model was loaded from.
     public let modelDir: String
+    /// Where named checkpoints are saved.
+    public let checkpointsDirectory: String
     private let queue: JobQueue
     private let snapshot: Snapshot
     private let budget: TokenBudget
@@ -50,6 +52,7 @@ public final class ModelHost: Sendable {
         self.limits = limits
         self.tokenizer = tokenizer
         self.modelDir = ModelFolder.absolutePath(modelDir)
+        self.checkpointsDirectory = checkpointsDir
         let engine = Engine(trainer: PolicyTrainer(model: model, settings: settings), tokenizer: tokenizer,
                             checkpointsDir: checkpointsDir, companionFiles: companions,
                             memoryLimitBytes: limits.memoryLimitBytes, baseModelDir: baseDir,
@@ -187,6 +190,16 @@ public final class ModelHost: Sendable {
     public func loadCheckpoint(name: String) async throws -> CheckpointInfo {
         try Self.validateCheckpointName(name)
         return try await run(mutating: true) { engine in try engine.load(name: name) }
+    }
+
+    /// Sets the weights to a weighted average of checkpoints (weights ≥ 0 summing to 1), after in-flight generations.
+    public func averageCheckpoints(_ names: [String], weights: [Double]) async throws -> CheckpointInfo {
+        guard !names.isEmpty, names.count == weights.count else { throw HostError.invalidRequest("one weight per checkpoint, at least one") }
+        for name in names { try Self.validateCheckpointName(name) }
+        guard weights.allSatisfy({ $0.isFinite && $0 >= 0 }), abs(weights.reduce(0, +) - 1) <= 1e-6 else {
+            throw HostError.invalidRequest("weights must be ≥ 0 and sum to 1")
+        }
+        return try await run(mutating: true) { engine in try engine.average(checkpoints: names, weights: weights) }
     }
 
     /// Deletes a checkpoint; returns the bytes freed.

@@ -287,6 +287,15 @@ package struct Handler: APIProtocol {
         }
     }
 
+    package func averageWeights(_ input: Operations.AverageWeights.Input) async throws -> Operations.AverageWeights.Output {
+        guard case .json(let body) = input.body else { throw APIError(.unsupportedMediaType, "expected application/json") }
+        try body.validate()
+        return try await measured(Operations.AverageWeights.id) {
+            let r = try await host.averageCheckpoints(body.checkpoints, weights: body.weights)
+            return .ok(.init(body: .json(.init(modelVersion: Int64(r.modelVersion ?? 0), step: r.step ?? 0))))
+        }
+    }
+
     package func syncWeights(_ input: Operations.SyncWeights.Input) async throws -> Operations.SyncWeights.Output {
         guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
         return try await measured(Operations.SyncWeights.id) {

@@ -94,6 +94,12 @@ struct ExampleAPI: APIProtocol {
         return .ok(.init(body: .json(try spec.example("POST /v1/weights/sync 200", as: S.WeightsSynced.self))))
     }
 
+    func averageWeights(_ input: Operations.AverageWeights.Input) async throws -> Operations.AverageWeights.Output {
+        guard case .json(let body) = input.body else { throw APIError.invalidJSON("expected JSON") }
+        try body.validate()
+        return .ok(.init(body: .json(try spec.example("POST /v1/weights/average 200", as: S.WeightsAveraged.self))))
+    }
+
     func getModel(_ input: Operations.GetModel.Input) async throws -> Operations.GetModel.Output {
         .ok(.init(body: .json(try spec.example("GET /v1/model 200", as: S.ModelInfo.self))))
     }

@@ -62,6 +62,8 @@ private let exampleTypes: [String: @Sendable (JSONValue) throws -> JSONValue] = 
         "POST /detokenize 200": roundTrip(S.DetokenizeResponse.self),
         "POST /v1/weights/sync request": roundTrip(S.WeightsSyncRequest.self),
         "POST /v1/weights/sync 200": roundTrip(S.WeightsSynced.self),
+        "POST /v1/weights/average request": roundTrip(S.WeightsAverageRequest.self),
+        "POST /v1/weights/average 200": roundTrip(S.WeightsAveraged.self),
     ]
     for key in Spec.shared.examples.keys {
         let parts = key.split(separator: " ")
@@ -104,7 +106,7 @@ struct ExampleCodingTests {
                 }
             }
         }
-        #expect(operations == 21)
+        #expect(operations == 22)
     }
 
     @Test("every error code in the spec has a status, and the documented 4xx/5xx examples agree with it")

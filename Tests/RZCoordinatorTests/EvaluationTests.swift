@@ -84,3 +84,34 @@ struct ReplayTests {
         #expect(try run.readLines(DatasetItem.self, from: run.path + "/datasets/iteration-1.jsonl").map(\.question) == kept(1))
     }
 }
+
+@Suite("Solver weights averaged with the phase start", .serialized)
+struct PhaseAverageTests {
+    @Test("with average_with_phase_start 0.5, each phase's end checkpoint is the mean of its start and what it trained")
+    func average() async throws {
+        var config = shortConfig(seed: 29)
+        config.solver.averageWithPhaseStart = 0.5
+        config.checkpoints.keepLast = 0
+        let pair = try await ServicePair.start()
+        let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+        let run = RunDirectory(path: temporaryDirectory() + "/run")
+        do { try await Coordinator(config: config, directory: run, services: services, logger: quietLogger()).run() } catch {
+            await pair.stop()
+            throw error
+        }
+        await pair.stop()
+        let state = try run.loadState()
+        var trainedPhases = 0
+        for it in 1...config.iterations {
+            func weights(_ suffix: String) throws -> [Float] {
+                try ModelFolder.load(pair.checkpoints + "/solver/\(state.runId)-solver-it\(it)\(suffix)").parameters.toArray()
+            }
+            let start = try weights(""), trained = try weights("-trained"), end = try weights("-end")
+            if start != trained { trainedPhases += 1 }
+            var worst = 0.0
+            for i in end.indices { worst = max(worst, abs(Double(end[i]) - (0.5 * Double(start[i]) + 0.5 * Double(trained[i])))) }
+            #expect(worst < 1e-6, "iteration \(it)")
+        }
+        #expect(trainedPhases >= 1)
+    }
+}

@@ -126,6 +126,42 @@ struct ModelHostTests {
         await host.shutdown()
     }
 
+    @Test("averaging checkpoints: the weights become the weighted sum, repeatably; the step stays; bad requests are refused")
+    func average() async throws {
+        let host = try makeHost()
+        _ = try await host.saveCheckpoint(name: "a")
+        var settings = TrainerSettings()
+        settings.optimizer.learningRate = 1e-2
+        _ = try await host.trainSFT([SFTSample(prompt: [1, 2], target: [3])], settings: settings)
+        _ = try await host.saveCheckpoint(name: "b")
+        let a = try ModelFolder.load(host.checkpointsDirectory + "/a").parameters.toArray()
+        let b = try ModelFolder.load(host.checkpointsDirectory + "/b").parameters.toArray()
+        #expect(a != b)
+        let versionBefore = host.info.modelVersion
+        let r = try await host.averageCheckpoints(["a", "b"], weights: [0.25, 0.75])
+        #expect(r.step == 1 && r.modelVersion == versionBefore + 1 && host.info.step == 1)
+        _ = try await host.saveCheckpoint(name: "avg")
+        let avg = try ModelFolder.load(host.checkpointsDirectory + "/avg").parameters.toArray()
+        var worst = 0.0
+        for i in avg.indices {
+            let expected: Double = 0.25 * Double(a[i]) + 0.75 * Double(b[i])
+            worst = max(worst, abs(Double(avg[i]) - expected))
+        }
+        #expect(worst < 1e-6)
+        // Again: the same weights (it depends only on the checkpoints).
+        _ = try await host.averageCheckpoints(["a", "b"], weights: [0.25, 0.75])
+        _ = try await host.saveCheckpoint(name: "avg", overwrite: true)
+        #expect(try ModelFolder.load(host.checkpointsDirectory + "/avg").parameters.toArray() == avg)
+        // A weight of 1 on one checkpoint is that checkpoint.
+        _ = try await host.averageCheckpoints(["a"], weights: [1])
+        _ = try await host.saveCheckpoint(name: "avg", overwrite: true)
+        #expect(try ModelFolder.load(host.checkpointsDirectory + "/avg").parameters.toArray() == a)
+        await #expect(throws: HostError.notFound("no checkpoint named nope")) { try await host.averageCheckpoints(["a", "nope"], weights: [0.5, 0.5]) }
+        await #expect(throws: HostError.self) { try await host.averageCheckpoints(["a", "b"], weights: [0.5, 0.6]) }
+        await #expect(throws: HostError.self) { try await host.averageCheckpoints(["a", "b"], weights: [1]) }
+        await host.shutdown()
+    }
+
     @Test("reference scoring needs a reset; after it, reference and policy agree until a step")
     func reference() async throws {
         let host = try makeHost()
