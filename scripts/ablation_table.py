@@ -11,7 +11,9 @@ Reads every run through `rzero report --json` (the numbers the HTML report shows
 3. per run: pseudo-label accuracy by p-hat bin and iteration (calibration);
 4. with --pair A:B (configuration names, seeds matched): the paired difference of held-out greedy
    accuracy after the last iteration, over every question of every seed, with its standard error
-   (sqrt(discordant) / n); and for each configuration, the paired change from iteration 1 to the last.
+   (sqrt(discordant) / n); and for each configuration, the paired change from iteration 1 to the last
+   (with --steps, of every iteration against the one before). --dataset picks the evaluation set (default heldout;
+   settings are chosen on validation).
 """
 import os
 import argparse
@@ -38,9 +40,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rzero", default=".build/debug/rzero")
     ap.add_argument("--pair", action="append", default=[], help="A:B, two configuration names to compare")
+    ap.add_argument("--dataset", default="heldout",
+                    help="which evaluation set the tables use (its file name without .jsonl; choose settings on 'validation')")
+    ap.add_argument("--steps", action="store_true", help="also the paired change of every iteration against the one before")
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
     rows = summaries(args.rzero, args.runs)
+    global DATASET
+    DATASET = args.dataset
+
+    def pick(records):
+        """The chosen set's record among an iteration's evaluations (None if it was not evaluated)."""
+        return next((e for e in records if e.get("dataset") == DATASET), None)
 
     print("| run | greedy: base → " + " → ".join(str(i["iteration"]) for i in rows[0]["iterations"])
           + " | maj@m last | pseudo-label acc. per iteration | kept per iteration |")
@@ -51,10 +62,9 @@ def main():
         name, seed = config_and_seed(r["run"])
         if seed is not None:
             runs_of[name][seed] = path
-        base = r["base"][0]["greedy_accuracy"] if r["base"] else None
-        greedy = [i["held_out"][0]["greedy_accuracy"] if i["held_out"] else None for i in r["iterations"]]
-        last = r["iterations"][-1]["held_out"]
-        majority = last[0].get("majority_accuracy") if last else None
+        base = (pick(r["base"]) or {}).get("greedy_accuracy")
+        greedy = [(pick(i["held_out"]) or {}).get("greedy_accuracy") for i in r["iterations"]]
+        majority = (pick(r["iterations"][-1]["held_out"]) or {}).get("majority_accuracy")
         pl = [i.get("pseudo_label_accuracy") for i in r["iterations"]]
         kept = [i["kept"] for i in r["iterations"]]
         print(f"| {r['run']} | {pct(base)} → " + " → ".join(pct(g) for g in greedy)
@@ -91,6 +101,8 @@ def main():
     last = len(rows[0]["iterations"])
     comparisons = [((a, last), (b, last)) for a, b in (p.split(":", 1) for p in args.pair)]
     comparisons += [((name, last), (name, 1)) for name in runs_of if last > 1]
+    if args.steps:
+        comparisons += [((name, k), (name, k - 1)) for name in runs_of for k in range(1, last + 1)]
     for (a, ia), (b, ib) in comparisons:
         seeds = sorted(set(runs_of[a]) & set(runs_of[b]))
         if not seeds:
@@ -107,6 +119,9 @@ def main():
     return 0
 
 
+DATASET = "heldout"
+
+
 def config_and_seed(run_name):
     """`NAME-sSEED` -> (NAME, SEED); any other name is its own configuration with no seed."""
     m = re.match(r"(.*)-s(\d+)$", run_name)
@@ -116,7 +131,7 @@ def config_and_seed(run_name):
 @functools.lru_cache(maxsize=None)  # a run's last iteration is read once, however many comparisons use it
 def correct(run, iteration):
     """Per-question greedy correctness of a run's held-out evaluation after `iteration`."""
-    path = os.path.join(run, "eval", f"iteration-{iteration}-heldout.jsonl")
+    path = os.path.join(run, "eval", f"iteration-{iteration}-{DATASET}.jsonl")
     with open(path) as f:
         return [json.loads(line)["greedy_correct"] for line in f if line.strip()]
 
