@@ -61,7 +61,10 @@ extension Coordinator {
                 let second = secondOpinions[k].vote
                 records[j].secondOpinion = second.majorityAnswer
                 records[j].secondOpinionShare = second.majorityShare
-                if kept { kept = equivalent(second.majorityAnswer, o.vote.majorityAnswer) }
+                if kept {
+                    kept = equivalent(second.majorityAnswer, o.vote.majorityAnswer)
+                        && second.majorityShare >= config.stabilisers.secondOpinionMinShare - 1e-12
+                }
             }
             records[j].kept = kept
         }

@@ -66,10 +66,15 @@ extension Report {
             return "dropped: the Challenger's own answer (\(q.challengerAnswer ?? "none")) differs from the majority \(majority)"
         }
         if config.stabilisers.secondOpinion {
+            if equivalentText(q.secondOpinion, majority), let share = q.secondOpinionShare {
+                return "dropped: the second opinion agrees but only with share \(fmt(share, 2)) (< \(fmt(config.stabilisers.secondOpinionMinShare, 2)))"
+            }
             return "dropped: the second opinion (\(q.secondOpinion ?? "none")) differs from the majority \(majority)"
         }
         return "dropped"
     }
+
+    static func equivalentText(_ a: String?, _ b: String) -> Bool { a.map { MathGrader().equivalent($0, b) } ?? false }
 
     static func describe(_ band: InformativeBand) -> String {
         switch band {

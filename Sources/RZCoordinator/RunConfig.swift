@@ -249,6 +249,9 @@ public struct StabiliserConfig: Codable, Sendable, Equatable {
     /// m votes), reaches the same majority answer. Its weights never learn from the pseudo-labels, so
     /// errors the Solver acquires from its own wrong labels do not pass this check.
     public var secondOpinion = false
+    /// With `second_opinion`: the second opinion's own majority must also reach this share of its votes (0: any
+    /// majority). A label both models agree on and the unchanged one is sure of stays right as the Solver sharpens.
+    public var secondOpinionMinShare: Double = 0
     /// Roll the Solver back to the start of its phase when the phase made no learning progress: the
     /// mean reward (agreement with the pseudo-labels) of its last `progress_window` steps is not above
     /// that of its first `progress_window` steps by more than `progress_margin`. Label-free: it reads
@@ -377,6 +380,8 @@ extension RunConfig {
             try check(s.temperature >= 0 && s.topP > 0 && s.topP <= 1 && s.maxTokens >= 1 && s.maxTokens <= 4096,
                       "\(name).sampling: temperature ≥ 0, 0 < top_p ≤ 1, max_tokens 1…4096")
         }
+        try check(stabilisers.secondOpinionMinShare >= 0 && stabilisers.secondOpinionMinShare <= 1,
+                  "stabilisers.second_opinion_min_share must be in [0, 1]")
         try check(stabilisers.progressWindow >= 1, "stabilisers.progress_window must be ≥ 1")
         try check(evaluation.majoritySamples >= 0 && evaluation.majoritySamples <= 64 && evaluation.maxTokens >= 1,
                   "evaluation: majority_samples 0…64, max_tokens ≥ 1")

@@ -115,3 +115,21 @@ struct PhaseAverageTests {
         #expect(trainedPhases >= 1)
     }
 }
+
+@Suite("A confident second opinion", .serialized)
+struct SecondOpinionShareTests {
+    @Test("with second_opinion_min_share, every kept question's second opinion agrees and reaches the share")
+    func minShare() async throws {
+        var config = shortConfig(seed: 31)
+        config.pool.band = .none
+        config.stabilisers.secondOpinion = true
+        config.stabilisers.secondOpinionMinShare = 0.75
+        let run = try await runToEnd(config)
+        let pool = try run.readJournal(PoolRecord.self, "pool").filter { $0.question != nil && !$0.duplicate }
+        let kept = pool.filter(\.kept)
+        #expect(!kept.isEmpty && kept.allSatisfy { ($0.secondOpinionShare ?? 0) >= 0.75 && $0.secondOpinion != nil })
+        #expect(pool.contains { !$0.kept && $0.majorityAnswer != nil && $0.secondOpinion == $0.majorityAnswer && ($0.secondOpinionShare ?? 1) < 0.75 })
+        // Some agreeing questions were dropped for the share alone, or every agreeing one was sure (either way the rule held).
+        #expect(pool.contains { $0.secondOpinionShare != nil })
+    }
+}
