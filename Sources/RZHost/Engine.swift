@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RZModel
+import RZTensor
 import RZSampling
 import RZTokenizer
 import RZTraining
@@ -341,22 +342,24 @@ final class Engine {
         guard model.adapters == nil else {
             throw HostError.invalidRequest("averaging checkpoints is not supported while the service trains LoRA adapters")
         }
+        for name in names where !FileManager.default.fileExists(atPath: checkpointsDir + "/" + name + "/" + TrainerCheckpoint.stateName) {
+            throw HostError.notFound("no checkpoint named \(name)")
+        }
+        // One checkpoint at a time into a scratch model, summed in a float32 buffer: the weights, one scratch copy and
+        // the sum are held at once. Two checkpoints at 0.5 each give exactly the rounded mean.
         let target = model.parameters
-        var sum = [Double](repeating: 0, count: target.count)
+        let sum = FloatBuffer(count: target.count)
         for (name, w) in zip(names, weights) {
-            let dir = checkpointsDir + "/" + name
-            guard FileManager.default.fileExists(atPath: dir + "/" + TrainerCheckpoint.stateName) else {
-                throw HostError.notFound("no checkpoint named \(name)")
-            }
             let scratch = try DecoderModel(config: model.config)
-            do { try ModelFolder.loadWeights(into: scratch, from: dir) } catch {
+            do { try ModelFolder.loadWeights(into: scratch, from: checkpointsDir + "/" + name) } catch {
                 throw HostError.invalidRequest("checkpoint \(name) does not fit this model: \(error)")
             }
-            let values = scratch.parameters.toArray()
+            let values = scratch.parameters
             guard values.count == sum.count else { throw HostError.invalidRequest("checkpoint \(name) is for a different model architecture") }
-            for i in sum.indices { sum[i] += w * Double(values[i]) }
+            let scale = Float(w)
+            for i in 0..<sum.count { sum[i] += scale * values[i] }
         }
-        for i in sum.indices { target[i] = Float(sum[i]) }
+        target.copy(from: sum)
         model.invalidateSamplingWeights()
         model.prepareSampling()
         modelVersion += 1
