@@ -71,10 +71,7 @@ public func generate(
 /// The `k` most likely tokens of a row of logits with their log softmax (Double accumulation), most likely first; ties
 /// go to the lower id.
 func topLogprobs(_ logits: UnsafePointer<Float>, count: Int, k: Int) -> [TopLogprob] {
-    var maxv = -Double.infinity
-    for i in 0..<count { maxv = max(maxv, Double(logits[i])) }
-    var z = 0.0
-    for i in 0..<count { z += Foundation.exp(Double(logits[i]) - maxv) }
+    let (maxv, z) = softmaxNormalizer(logits, count: count)
     let logZ = maxv + Foundation.log(z)
     let best = TemperatureSampler.best(min(k, count), of: count) { a, b in logits[a] > logits[b] || (logits[a] == logits[b] && a < b) }
     return best.map { TopLogprob(token: Int32($0), logprob: Float(Double(logits[$0]) - logZ)) }
@@ -82,9 +79,15 @@ func topLogprobs(_ logits: UnsafePointer<Float>, count: Int, k: Int) -> [TopLogp
 
 /// log softmax of `count` logits at `index`, in Double for accuracy.
 func logSoftmaxAt(_ logits: UnsafePointer<Float>, count: Int, _ index: Int) -> Float {
+    let (maxv, z) = softmaxNormalizer(logits, count: count)
+    return Float(Double(logits[index]) - maxv - Foundation.log(z))
+}
+
+/// The largest logit and Σ exp(logit − largest), in Double: what a log softmax of the row subtracts.
+func softmaxNormalizer(_ logits: UnsafePointer<Float>, count: Int) -> (max: Double, sum: Double) {
     var maxv = -Double.infinity
     for i in 0..<count { maxv = max(maxv, Double(logits[i])) }
     var z = 0.0
     for i in 0..<count { z += Foundation.exp(Double(logits[i]) - maxv) }
-    return Float(Double(logits[index]) - maxv - Foundation.log(z))
+    return (maxv, z)
 }

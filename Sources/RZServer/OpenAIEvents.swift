@@ -37,6 +37,12 @@ struct OpenAIEvents: AsyncSequence, Sendable {
     struct Iterator: AsyncIteratorProtocol {
         let events: OpenAIEvents
         let lifetime: Lifetime
+        /// One encoder for the stream's chunks (one is made per response, not per token).
+        let encoder: JSONEncoder = {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return e
+        }()
         var upstream: AsyncThrowingStream<GenerationUpdate, any Error>.AsyncIterator
         var texts: [ChoiceText]
         var pending: [ArraySlice<UInt8>] = []
@@ -99,13 +105,13 @@ struct OpenAIEvents: AsyncSequence, Sendable {
                 let chunk = Components.Schemas.CompletionChunk(
                     id: events.id, object: .textCompletion, created: events.created, model: events.model,
                     choices: [.init(index: t.slot, text: text, logprobs: lp, finishReason: finish.flatMap { .init(rawValue: $0) })])
-                pending.append(Self.event(chunk))
+                pending.append(event(chunk))
             }
         }
 
         private func chatChunk(_ index: Int, role: Bool, content: String, logprobs: Components.Schemas.ChatLogprobs? = nil,
                                finish: String? = nil) -> ArraySlice<UInt8> {
-            Self.event(Components.Schemas.ChatCompletionChunk(
+            event(Components.Schemas.ChatCompletionChunk(
                 id: events.id, object: .chat_completion_chunk, created: events.created, model: events.model,
                 choices: [.init(index: index, delta: .init(role: role ? .assistant : nil, content: content), logprobs: logprobs,
                                 finishReason: finish.flatMap { .init(rawValue: $0) })]))
@@ -114,20 +120,18 @@ struct OpenAIEvents: AsyncSequence, Sendable {
         private func usageChunk(_ usage: Components.Schemas.OpenAIUsage) -> ArraySlice<UInt8> {
             switch events.format {
             case .chat:
-                return Self.event(Components.Schemas.ChatCompletionChunk(
+                return event(Components.Schemas.ChatCompletionChunk(
                     id: events.id, object: .chat_completion_chunk, created: events.created, model: events.model, choices: [], usage: usage))
             case .completion:
-                return Self.event(Components.Schemas.CompletionChunk(
+                return event(Components.Schemas.CompletionChunk(
                     id: events.id, object: .textCompletion, created: events.created, model: events.model, choices: [], usage: usage))
             }
         }
 
-        private static func event(_ value: some Encodable) -> ArraySlice<UInt8> {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        private func event(_ value: some Encodable) -> ArraySlice<UInt8> {
             // The chunk types are plain strings and numbers (finite: log-probabilities of drawn tokens): encoding cannot fail.
             let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return event(json)
+            return Self.event(json)
         }
 
         private static func event(_ data: String) -> ArraySlice<UInt8> { ArraySlice(Array("data: \(data)\n\n".utf8)) }
