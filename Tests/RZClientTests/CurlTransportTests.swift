@@ -188,7 +188,9 @@ struct CurlTransportTests {
 
     @Test("cancelling the calling task aborts the transfer promptly")
     func cancellation() async throws {
-        let server = try ScriptedServer { _, _ in .delay(seconds: 5, then: .init(status: 200, body: Data())) }
+        // The server answers only after 60 s, so finishing well before that means the transfer was aborted. The bound
+        // is loose on purpose: under a loaded test run the abort has taken 3.5 s, and that is not what is tested.
+        let server = try ScriptedServer { _, _ in .delay(seconds: 60, then: .init(status: 200, body: Data())) }
         defer { server.stop() }
         let t = transport(timeout: .seconds(30))
         let started = ContinuousClock.now
@@ -197,7 +199,7 @@ struct CurlTransportTests {
         call.cancel()
         let result = await call.result
         #expect(throws: CancellationError.self) { try result.get() }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 }
 
