@@ -24,8 +24,14 @@ extension Coordinator {
         let valid = flat.indices.filter { if case .success = flat[$0].parsed { return true } else { return false } }
         let questions = valid.map { i -> String in if case .success(let o) = flat[i].parsed { return o.question } else { return "" } }
         let outcomes = try await vote(questions, seed: UnitSeed.derive(seed, 3))
+        let secondOpinions = cfg.reward.secondOpinion
+            ? try await vote(questions, seed: UnitSeed.derive(seed, 11), by: .challenger) : []
         var outcomeOf: [Int: VoteOutcome] = [:]
-        for (k, i) in valid.enumerated() { outcomeOf[i] = outcomes[k] }
+        var secondOpinionOf: [Int: MajorityVote] = [:]
+        for (k, i) in valid.enumerated() {
+            outcomeOf[i] = outcomes[k]
+            if cfg.reward.secondOpinion { secondOpinionOf[i] = secondOpinions[k].vote }
+        }
         let batch = flat.indices.map { ChallengerSample(parsed: flat[$0].parsed, majorityShare: outcomeOf[$0]?.vote.majorityShare ?? 0) }
         let breakdowns = ChallengerReward.rewards(for: batch, settings: rewardSettings())
         var clusterSize: [Int: Int] = [:]
@@ -42,13 +48,21 @@ extension Coordinator {
                 agrees = equivalent(output.answer, outcome?.vote.majorityAnswer)
                 if agrees == false { reward = min(reward, 0) }
             }
+            let second = secondOpinionOf[i]
+            var secondAgrees: Bool? = nil
+            if let second, let majority = outcome?.vote.majorityAnswer {
+                secondAgrees = secondOpinionReaches(second, majority: majority)
+                if secondAgrees == false { reward = min(reward, 0) }
+            }
             try directory.append(ChallengerRecord(
                 iteration: iteration, step: step, index: i, group: item.group, text: item.sample.text, question: output?.question,
                 challengerAnswer: output?.answer, formatFailure: b.formatFailure?.rawValue, responses: outcome?.responses ?? [],
                 answers: outcome?.vote.answers ?? [], clusterSizes: outcome?.vote.clusterSizes ?? [],
                 majorityAnswer: outcome?.vote.majorityAnswer, majorityShare: outcome?.vote.majorityShare ?? 0,
                 uncertainty: b.uncertainty, repetitionPenalty: b.repetitionPenalty, repetitionCluster: b.clusterLabel,
-                repetitionClusterSize: clusterSize[b.clusterLabel] ?? 1, answerAgrees: agrees, reward: reward), to: "challenger")
+                repetitionClusterSize: clusterSize[b.clusterLabel] ?? 1, answerAgrees: agrees,
+                secondOpinion: second?.majorityAnswer, secondOpinionShare: second?.majorityShare,
+                secondOpinionAgrees: secondAgrees, reward: reward), to: "challenger")
             samples.append(.init(promptTokenIds: item.prompt, responseTokenIds: item.sample.tokenIds,
                                  oldLogprobs: cfg.optimizer.oldLogprobs == .sampler ? item.sample.logprobs : nil,
                                  reward: reward, group: item.group))

@@ -61,10 +61,7 @@ extension Coordinator {
                 let second = secondOpinions[k].vote
                 records[j].secondOpinion = second.majorityAnswer
                 records[j].secondOpinionShare = second.majorityShare
-                if kept {
-                    kept = equivalent(second.majorityAnswer, o.vote.majorityAnswer)
-                        && second.majorityShare >= config.stabilisers.secondOpinionMinShare - 1e-12
-                }
+                if kept, let majority = o.vote.majorityAnswer { kept = secondOpinionReaches(second, majority: majority) }
             }
             records[j].kept = kept
         }
@@ -75,6 +72,12 @@ extension Coordinator {
     func equivalent(_ a: String?, _ b: String?) -> Bool {
         guard let a, let b else { return false }
         return grader.equivalent(a, b)
+    }
+
+    /// Whether the second opinion's vote reaches `majority` (the Solver's majority answer) with at least
+    /// `stabilisers.second_opinion_min_share` of its votes.
+    func secondOpinionReaches(_ second: MajorityVote, majority: String) -> Bool {
+        equivalent(second.majorityAnswer, majority) && second.majorityShare >= config.stabilisers.secondOpinionMinShare - 1e-12
     }
 
     func informativeBand() -> InformativeBand? { config.informativeBand }

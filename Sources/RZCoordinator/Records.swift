@@ -24,6 +24,11 @@ public struct ChallengerRecord: Codable, Sendable, Equatable {
     public var repetitionClusterSize: Int
     /// Whether the Challenger's answer agrees with the Solver majority (nil: not checked).
     public var answerAgrees: Bool?
+    /// With `challenger.reward.second_opinion`: the Challenger model's majority answer as a Solver, its share, and
+    /// whether it reaches the Solver's majority (nil: not asked).
+    public var secondOpinion: String? = nil
+    public var secondOpinionShare: Double? = nil
+    public var secondOpinionAgrees: Bool? = nil
     public var reward: Double
 }
 

@@ -170,6 +170,11 @@ public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
     /// The majority share p̂ at which r_unc peaks: ½ is the paper's 1 − 2·|p̂ − ½|; above ½ the reward
     /// is a tent that asks for questions the Solver mostly agrees on (a label-free stabiliser).
     public var targetShare: Double = 0.5
+    /// Reward only questions the pool could keep: the Challenger's model, asked as a Solver (m votes, as
+    /// `stabilisers.second_opinion` does for the pool, with its `second_opinion_min_share`), must reach the Solver's
+    /// majority answer, else the reward is at most 0. The plain reward also pays for questions the Solver is unsure
+    /// of because its answers are wrong in several ways; those are the ones the pool's second opinion then drops.
+    public var secondOpinion = false
 
     public init() {}
 }

@@ -133,3 +133,30 @@ struct SecondOpinionShareTests {
         #expect(pool.contains { $0.secondOpinionShare != nil })
     }
 }
+
+@Suite("A Challenger rewarded only for questions the pool could keep", .serialized)
+struct ChallengerSecondOpinionRewardTests {
+    @Test("with challenger.reward.second_opinion, a question the second opinion does not reach earns at most 0; the rest keep the paper's reward")
+    func gate() async throws {
+        var config = shortConfig(seed: 37)
+        config.challenger.reward.secondOpinion = true
+        config.stabilisers.secondOpinionMinShare = 0.5
+        let run = try await runToEnd(config)
+        let records = try run.readJournal(ChallengerRecord.self, "challenger").filter { $0.question != nil && $0.majorityAnswer != nil }
+        #expect(!records.isEmpty && records.allSatisfy { $0.secondOpinionAgrees != nil && $0.secondOpinionShare != nil })
+        var gated = 0
+        for r in records {
+            let paper = max(0, (r.uncertainty ?? 0) - r.repetitionPenalty)
+            let reaches = r.secondOpinion == r.majorityAnswer && (r.secondOpinionShare ?? 0) >= 0.5
+            #expect(r.secondOpinionAgrees == reaches, "\(r.question ?? "")")
+            if reaches {
+                #expect(abs(r.reward - paper) < 1e-9)
+            } else {
+                #expect(r.reward == 0)
+                if paper > 0 { gated += 1 }
+            }
+        }
+        // The gate changed some rewards, and left some positive ones: it is neither a no-op nor zero everywhere.
+        #expect(gated > 0 && records.contains { $0.secondOpinionAgrees == true && $0.reward > 0 })
+    }
+}
