@@ -201,10 +201,14 @@ public final class Coordinator {
                 try await service.resetReference()
             }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)", iteration: iteration)
+            if role == .solver && config.stabilisers.probeGuard {
+                try directory.append(try await measureProbe(iteration: iteration, point: "start"), to: "probe")
+            }
         case .endPhase(let role, let iteration):
             _ = try await trainerReady(role)
             if role == .solver && config.stabilisers.rollbackWithoutProgress { try await checkProgress(iteration: iteration) }
             if role == .solver && config.solver.averageWithPhaseStart > 0 { try await averageWithPhaseStart(iteration: iteration) }
+            if role == .solver && config.stabilisers.probeGuard { try await guardWithProbe(iteration: iteration) }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)-end", iteration: iteration)
         case .challengerSample(let iteration, let step):
             try await challengerSample(iteration: iteration, step: step)
@@ -300,6 +304,75 @@ public final class Coordinator {
         }
         try directory.append(HealthRecord(iteration: iteration, earlyReward: early, lateReward: late, rolledBack: rollBack,
                                           solverStep: steps(.solver)), to: "health")
+    }
+
+    /// The probe: the questions kept in iterations before `iteration`, newest first, each once, with the pseudo-label it was
+    /// kept with. Only the run's own pool decisions go into it (no held-out answer can).
+    func probeItems(before iteration: Int) throws -> [DatasetItem] {
+        let pool = try directory.readJournal(PoolRecord.self, "pool")
+        var seen = Set<String>()
+        var items: [DatasetItem] = []
+        for it in stride(from: iteration - 1, through: 1, by: -1) {
+            for r in pool where r.iteration == it && r.kept {
+                guard let q = r.question, let label = r.majorityAnswer, seen.insert(q).inserted else { continue }
+                items.append(DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare))
+            }
+        }
+        return items
+    }
+
+    /// The Solver's greedy agreement with the probe's pseudo-labels, as a record for `point` ("start" or "end").
+    func measureProbe(iteration: Int, point: String) async throws -> ProbeRecord {
+        let items = try probeItems(before: iteration)
+        let solver = try await trainerReady(.solver)
+        var agreeing = 0
+        let chunk = 256
+        for start in stride(from: 0, to: items.count, by: chunk) {
+            let slice = Array(items[start..<min(start + chunk, items.count)])
+            let results = try await solver.generate(
+                prompts: slice.map { config.prompts.solverPrompt(question: $0.question) }, n: 1,
+                sampling: SamplingConfig(temperature: 0, topP: 1, topK: 0, maxTokens: config.votes.sampling.maxTokens),
+                seed: UnitSeed.derive(config.seed, 12, UInt64(iteration), UInt64(start)), expect: observed[solver.name])
+            for (item, r) in zip(slice, results) {
+                let answer = r.samples.first.flatMap { BoxedAnswer.last(in: $0.text) }
+                if equivalent(answer, item.pseudoLabel) { agreeing += 1 }
+            }
+        }
+        return ProbeRecord(iteration: iteration, point: point, count: items.count, agreeing: agreeing,
+                           accuracy: items.isEmpty ? 0 : Double(agreeing) / Double(items.count), solverStep: steps(.solver))
+    }
+
+    /// The probe guard: a phase whose end agrees with the probe less than its start did (by more than the margin) is
+    /// discarded. The start's measurement is the one recorded when the phase began; a re-run of this unit repeats the same
+    /// decision (the end's weights are recomputed from checkpoints before it).
+    func guardWithProbe(iteration: Int) async throws {
+        guard let start = try directory.readJournal(ProbeRecord.self, "probe").last(where: { $0.iteration == iteration && $0.point == "start" })
+        else { throw ConfigError("no probe measurement at the start of iteration \(iteration)'s Solver phase") }
+        let items = try probeItems(before: iteration)
+        guard !items.isEmpty else {
+            try directory.append(ProbeRecord(iteration: iteration, point: "end", count: 0, agreeing: 0, accuracy: 0, rolledBack: false,
+                                             solverStep: steps(.solver)), to: "probe")
+            return
+        }
+        var end = try await measureProbe(iteration: iteration, point: "end")
+        let rollBack = end.accuracy < start.accuracy - config.stabilisers.probeMargin - 1e-12
+        if rollBack {
+            let name = "\(state.runId)-solver-it\(iteration)"
+            guard let phaseStart = state.checkpoints.first(where: { $0.name == name }) else {
+                throw ConfigError("no checkpoint \(name) to roll the Solver back to")
+            }
+            let solver = trainer(.solver)
+            guard try await solver.loadCheckpoint(name) == phaseStart.step else {
+                throw ServiceChanged(service: solver.name, detail: "loading \(name) did not give step \(phaseStart.step)")
+            }
+            state.steps["solver"] = phaseStart.step
+            observed[solver.name] = try await solver.state()
+            logger.warning("Solver phase lost ground on the probe; rolled back", metadata: [
+                "iteration": "\(iteration)", "start": "\(start.accuracy)", "end": "\(end.accuracy)", "probe": "\(items.count)"])
+        }
+        end.rolledBack = rollBack
+        end.solverStep = steps(.solver)
+        try directory.append(end, to: "probe")
     }
 
     /// The Solver becomes `w · start + (1 − w) · trained`. The trained weights are saved first (once: a re-run of the unit

@@ -139,6 +139,20 @@ public struct HealthRecord: Codable, Sendable, Equatable {
     public var solverStep: Int
 }
 
+/// The probe guard's measurement of one Solver phase (a line of probe.jsonl): at the phase's start (`point`
+/// "start") or its end ("end", with the verdict).
+public struct ProbeRecord: Codable, Sendable, Equatable {
+    public var iteration: Int
+    public var point: String
+    /// Probe questions (kept in earlier iterations) and how many the Solver's greedy answer matches the pseudo-label of.
+    public var count: Int
+    public var agreeing: Int
+    public var accuracy: Double
+    /// At the end: whether the phase was discarded (the Solver went back to the phase's start).
+    public var rolledBack: Bool? = nil
+    public var solverStep: Int
+}
+
 public struct EventRecord: Codable, Sendable, Equatable {
     public var unit: Int
     public var name: String

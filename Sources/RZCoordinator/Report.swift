@@ -105,6 +105,7 @@ public struct RunSummary: Sendable {
         steps = trainSteps
         let evals = try journal(EvalRecord.self, "eval")
         let health = try journal(HealthRecord.self, "health")
+        let probe = try journal(ProbeRecord.self, "probe")
         self.pool = pool
         events = try journal(EventRecord.self, "events")
         for e in evals {
@@ -137,7 +138,9 @@ public struct RunSummary: Sendable {
             s.poolMeanShare = mean(s.poolShares)
             s.solverMeanReward = mean(solver.filter { $0.iteration == it }.map(\.reward))
             s.solverKL = mean(trainSteps.filter { $0.role == "solver" && $0.iteration == it }.compactMap(\.kl))
-            s.rolledBack = health.last { $0.iteration == it }?.rolledBack
+            // Either stabiliser that can discard a phase: no reward progress (health) or ground lost on the probe.
+            let discards = [health.last { $0.iteration == it }?.rolledBack, probe.last { $0.iteration == it && $0.point == "end" }?.rolledBack]
+            s.rolledBack = discards.allSatisfy { $0 == nil } ? nil : discards.contains(true)
             s.challengerKL = mean(trainSteps.filter { $0.role == "challenger" && $0.iteration == it }.compactMap(\.kl))
             if let oracle {
                 // Every question is graded once: the kept ones give the pseudo-label accuracy (duplicates

@@ -262,6 +262,13 @@ public struct StabiliserConfig: Codable, Sendable, Equatable {
     /// that of its first `progress_window` steps by more than `progress_margin`. Label-free: it reads
     /// only the run's own rewards.
     public var rollbackWithoutProgress = false
+    /// Keep a Solver phase only if it does not lose ground on the probe: the questions kept in earlier iterations, with
+    /// their pseudo-labels of then (label-free). The Solver's greedy answers are checked against them at the phase's
+    /// start and at its end (after averaging); an end more than `probe_margin` below the start is discarded (the Solver
+    /// reloads the phase's starting checkpoint). Recorded in `probe.jsonl`.
+    public var probeGuard = false
+    /// The largest drop in probe accuracy (a fraction, 0.01 = one point) a phase may cause and still be kept.
+    public var probeMargin: Double = 0
     public var progressWindow = 5
     public var progressMargin: Double = 0
 
@@ -377,6 +384,7 @@ extension RunConfig {
         try check(solver.averageWithPhaseStart >= 0 && solver.averageWithPhaseStart < 1, "solver.average_with_phase_start must be in [0, 1)")
         try check(solver.replayIterations >= 0 && solver.replayIterations <= 1000, "solver.replay_iterations must be 0…1000")
         try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
+        try check(stabilisers.probeMargin >= 0 && stabilisers.probeMargin < 1, "stabilisers.probe_margin must be in [0, 1)")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {
             try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")

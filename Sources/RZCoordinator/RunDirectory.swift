@@ -63,11 +63,12 @@ public struct ExportRecord: Codable, Sendable, Equatable {
 /// - `eval.jsonl`: held-out results per iteration (per-question files under `eval/`).
 /// - `events.jsonl`: one line per completed unit.
 /// - `health.jsonl`: the label-free health check of each Solver phase (when the rollback stabiliser is on).
+/// - `probe.jsonl`: the probe guard's start and end measurements of each Solver phase (when it is on).
 /// - `batches/`: the exact request of every training step (so a restarted service can be replayed).
 /// - `datasets/`: the kept questions and pseudo-labels of every iteration.
 public final class RunDirectory {
     public let path: String
-    public static let journals = ["challenger", "pool", "solver", "train", "eval", "events", "health"]
+    public static let journals = ["challenger", "pool", "solver", "train", "eval", "events", "health", "probe"]
     private var handles: [String: FileHandle] = [:]
 
     public init(path: String) { self.path = path }

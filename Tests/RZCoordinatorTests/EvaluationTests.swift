@@ -160,3 +160,110 @@ struct ChallengerSecondOpinionRewardTests {
         #expect(gated > 0 && records.contains { $0.secondOpinionAgrees == true && $0.reward > 0 })
     }
 }
+
+@Suite("The probe guard", .serialized)
+struct ProbeGuardTests {
+    static func start(_ config: RunConfig) async throws -> (pair: ServicePair, coordinator: Coordinator, run: RunDirectory) {
+        let pair = try await ServicePair.start()
+        let services = ServiceSet(challenger: roleService("challenger", pair.challenger.url), solvers: [roleService("solver", pair.solver.url)])
+        let run = RunDirectory(path: temporaryDirectory() + "/run")
+        return (pair, try Coordinator(config: config, directory: run, services: services, logger: quietLogger()), run)
+    }
+
+    static func config() -> RunConfig {
+        var config = shortConfig(seed: 41)
+        config.iterations = 3
+        config.pool.band = .none
+        config.checkpoints.keepLast = 0
+        config.stabilisers.probeGuard = true
+        config.stabilisers.probeMargin = 0.1
+        return config
+    }
+
+    @Test("each phase is measured on the earlier iterations' kept questions, at its start and its end; the start's agreement equals a local recount")
+    func measurements() async throws {
+        let config = Self.config()
+        let (pair, coordinator, run) = try await Self.start(config)
+        do { try await coordinator.run() } catch { await pair.stop(); throw error }
+        await pair.stop()
+        let runId = try run.loadState().runId
+        let pool = try run.readJournal(PoolRecord.self, "pool")
+        let probe = try run.readJournal(ProbeRecord.self, "probe")
+        #expect(probe.map(\.iteration) == [1, 1, 2, 2, 3, 3] && probe.map(\.point) == ["start", "end", "start", "end", "start", "end"])
+        let tokenizer = try Tokenizer(contentsOfFile: ToyModel.folder + "/tokenizer.json")
+        let stops = ChatFormat(tokenizer: tokenizer).stopTokenIds + [tokenizer.eosTokenId].compactMap { $0 }
+        var measured = 0
+        for it in 1...config.iterations {
+            let start = probe[2 * (it - 1)], end = probe[2 * (it - 1) + 1]
+            // The probe: questions kept before this iteration, with the newest pseudo-label each was kept with.
+            var labels: [String: String] = [:]
+            for r in pool.sorted(by: { $0.iteration > $1.iteration }) where r.iteration < it && r.kept {
+                if let q = r.question, labels[q] == nil { labels[q] = r.majorityAnswer }
+            }
+            #expect(start.count == labels.count && end.count == labels.count, "iteration \(it)")
+            #expect(end.rolledBack == (end.accuracy < start.accuracy - 0.1 - 1e-12), "iteration \(it)")
+            guard !labels.isEmpty else { continue }
+            measured += 1
+            // The phase start's weights (its checkpoint), decoded greedily here and compared with the pseudo-labels.
+            let model = try ModelFolder.load(pair.checkpoints + "/solver/\(runId)-solver-it\(it)")
+            var agreeing = 0
+            for (q, label) in labels {
+                let prompt = tokenizer.encode(config.prompts.solverTemplate.replacingOccurrences(of: "{question}", with: q), addSpecialTokens: false)
+                let g = try generate(model: model, prompts: [prompt],
+                                     parameters: SamplingParameters(temperature: 0, maxTokens: config.votes.sampling.maxTokens, stopTokens: stops))[0][0]
+                if EvaluationRecountTests.lastBoxed(tokenizer.decode(g.tokens, skipSpecialTokens: true))?
+                    .trimmingCharacters(in: .whitespaces) == label { agreeing += 1 }
+            }
+            #expect(agreeing == start.agreeing, "iteration \(it)")
+        }
+        #expect(measured >= 2)
+    }
+
+    @Test("a phase whose end is below its recorded start by more than the margin is discarded: the Solver ends the phase at its start")
+    func discard() async throws {
+        var config = Self.config()
+        // A learning rate at which iteration 2's phase still trains (rewards differ) but leaves the toy Solver agreeing less.
+        config.solver.optimizer.learningRate = 0.004
+        let (pair, coordinator, run) = try await Self.start(config)
+        // Run up to iteration 2's Solver phase end, then make the start's record claim full agreement (same bytes long, written
+        // in place where the coordinator appends), so the end, whatever it is, falls short of it.
+        let plan = config.plan()
+        guard let endIndex = plan.firstIndex(of: .endPhase(role: .solver, iteration: 2)) else { Issue.record("no end of iteration 2's Solver phase"); return }
+        do { try await coordinator.run(maxUnits: endIndex) } catch { await pair.stop(); throw error }
+        let path = run.path + "/probe.jsonl"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let k = lines.lastIndex(where: { $0.contains("\"iteration\":2") && $0.contains("\"point\":\"start\"") }),
+              let count = Self.field("count", in: lines[k]), let count = Int(count), count > 0, count < 10 else {
+            await pair.stop(); Issue.record("no usable start record for iteration 2 in \(text)"); return
+        }
+        // Full agreement: agreeing = count (one digit, as before) and accuracy 1, padded as "1.000…" to the old length.
+        var edited = lines[k].replacingOccurrences(of: "\"agreeing\":\(Self.field("agreeing", in: lines[k]) ?? "")",
+                                                   with: "\"agreeing\":\(count)")
+        let accuracy = Self.field("accuracy", in: edited) ?? ""
+        let padded = "1." + String(repeating: "0", count: max(0, accuracy.count - 2))
+        edited = edited.replacingOccurrences(of: "\"accuracy\":\(accuracy)", with: "\"accuracy\":\(accuracy.count >= 3 ? padded : "1")")
+        #expect(edited.utf8.count == lines[k].utf8.count, "\(edited) vs \(lines[k])")
+        lines[k] = edited
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.write(contentsOf: Data(lines.joined(separator: "\n").utf8))
+        try handle.close()
+        do { try await coordinator.run() } catch { await pair.stop(); throw error }
+        await pair.stop()
+        let runId = try run.loadState().runId
+        let end = try #require(try run.readJournal(ProbeRecord.self, "probe").last { $0.iteration == 2 && $0.point == "end" })
+        #expect(end.rolledBack == true && end.accuracy < 1 - 0.1)
+        func weights(_ suffix: String) throws -> [Float] {
+            try ModelFolder.load(pair.checkpoints + "/solver/\(runId)-solver-it2\(suffix)").parameters.toArray()
+        }
+        #expect(try weights("-end") == weights(""), "the discarded phase ends where it started")
+        #expect(try run.readJournal(StepRecord.self, "train").contains { $0.role == "solver" && $0.iteration == 2 && !$0.skipped },
+                "the phase did train")
+    }
+
+    /// The text of a number field `"name":value` in one JSON line.
+    static func field(_ name: String, in line: String) -> String? {
+        guard let r = line.range(of: "\"\(name)\":") else { return nil }
+        return String(line[r.upperBound...].prefix { "0123456789.e-+".contains($0) })
+    }
+}
