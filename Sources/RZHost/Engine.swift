@@ -345,21 +345,16 @@ final class Engine {
         for name in names where !FileManager.default.fileExists(atPath: checkpointsDir + "/" + name + "/" + TrainerCheckpoint.stateName) {
             throw HostError.notFound("no checkpoint named \(name)")
         }
-        // One checkpoint at a time into a scratch model, summed in a float32 buffer: the weights, one scratch copy and
-        // the sum are held at once. Two checkpoints at 0.5 each give exactly the rounded mean.
-        let target = model.parameters
-        let sum = FloatBuffer(count: target.count)
-        for (name, w) in zip(names, weights) {
-            let scratch = try DecoderModel(config: model.config)
-            do { try ModelFolder.loadWeights(into: scratch, from: checkpointsDir + "/" + name) } catch {
+        // Every checkpoint is checked against this model (each tensor there with its shape, in a file whose header and
+        // sizes are valid) before the weights are touched; then the sum is written over them tensor by tensor, holding only
+        // one tensor's scratch beside them. Once the checks pass nothing is left that can fail part way.
+        var files: [[String: SafetensorsFile]] = []
+        for name in names {
+            do { files.append(try ModelFolder.checkedWeightFiles(checkpointsDir + "/" + name, for: model)) } catch {
                 throw HostError.invalidRequest("checkpoint \(name) does not fit this model: \(error)")
             }
-            let values = scratch.parameters
-            guard values.count == sum.count else { throw HostError.invalidRequest("checkpoint \(name) is for a different model architecture") }
-            let scale = Float(w)
-            for i in 0..<sum.count { sum[i] += scale * values[i] }
         }
-        target.copy(from: sum)
+        try ModelFolder.writeWeightedSum(of: files, weights: weights.map { Float($0) }, model: model, into: model.parameters.base)
         model.invalidateSamplingWeights()
         model.prepareSampling()
         modelVersion += 1

@@ -159,6 +159,15 @@ struct ModelHostTests {
         await #expect(throws: HostError.notFound("no checkpoint named nope")) { try await host.averageCheckpoints(["a", "nope"], weights: [0.5, 0.5]) }
         await #expect(throws: HostError.self) { try await host.averageCheckpoints(["a", "b"], weights: [0.5, 0.6]) }
         await #expect(throws: HostError.self) { try await host.averageCheckpoints(["a", "b"], weights: [1]) }
+        // A damaged checkpoint second in the list: refused before any weight changes (the sum is written in place).
+        let bad = host.checkpointsDirectory + "/bad"
+        try FileManager.default.copyItem(atPath: host.checkpointsDirectory + "/b", toPath: bad)
+        let file = try #require(FileHandle(forUpdatingAtPath: bad + "/model.safetensors"))
+        try file.truncate(atOffset: try file.seekToEnd() / 2)
+        try file.close()
+        await #expect(throws: HostError.self) { try await host.averageCheckpoints(["b", "bad"], weights: [0.5, 0.5]) }
+        _ = try await host.saveCheckpoint(name: "after", overwrite: true)
+        #expect(try ModelFolder.load(host.checkpointsDirectory + "/after").parameters.toArray() == a)
         await host.shutdown()
     }
 

@@ -109,6 +109,16 @@ public enum ModelFolder {
     }
 
     public static func loadWeights(into model: DecoderModel, from dir: String) throws {
+        let byName = try checkedWeightFiles(dir, for: model)
+        for spec in model.layout.tensors {
+            guard let file = byName[spec.name] else { throw ModelError.missingTensor(spec.name) }
+            try file.read(spec.name, into: model.parameters.base + spec.offset)
+        }
+    }
+
+    /// The weight files of the folder `dir`, by tensor name, checked against `model`'s layout: every tensor present with
+    /// its shape, nothing else.
+    public static func checkedWeightFiles(_ dir: String, for model: DecoderModel) throws -> [String: SafetensorsFile] {
         var byName = try weightFiles(dir)
         // Tied checkpoints sometimes still carry lm_head.weight; the tied model has no such tensor.
         if model.config.tieWordEmbeddings { byName.removeValue(forKey: ParameterLayout.lmHeadName) }
@@ -124,9 +134,27 @@ public enum ModelFolder {
         if let extra = byName.keys.sorted().first(where: { !expected.contains($0) }) {
             throw ModelError.unexpectedTensor(extra)
         }
+        return byName
+    }
+
+    /// Writes `Σ weights[k] · checkpoint k` into `destination` (laid out as `model.parameters`), from weight files checked
+    /// with `checkedWeightFiles`, one tensor at a time through a scratch buffer the size of the largest tensor: a weighted
+    /// sum of checkpoints never holds a second model. Each element is summed in checkpoint order from zero, so two
+    /// checkpoints at 0.5 give exactly the rounded mean.
+    public static func writeWeightedSum(of files: [[String: SafetensorsFile]], weights: [Float], model: DecoderModel,
+                                        into destination: UnsafeMutablePointer<Float>) throws {
+        precondition(files.count == weights.count, "one weight per checkpoint")
+        let largest = model.layout.tensors.map(\.count).max() ?? 0
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest))
+        defer { scratch.deallocate() }
         for spec in model.layout.tensors {
-            guard let file = byName[spec.name] else { throw ModelError.missingTensor(spec.name) }
-            try file.read(spec.name, into: model.parameters.base + spec.offset)
+            let out = destination + spec.offset
+            out.update(repeating: 0, count: spec.count)
+            for (byName, w) in zip(files, weights) {
+                guard let file = byName[spec.name] else { throw ModelError.missingTensor(spec.name) }
+                try file.read(spec.name, into: scratch)
+                for i in 0..<spec.count { out[i] += w * scratch[i] }
+            }
         }
     }
 
