@@ -336,12 +336,11 @@ final class Engine {
         return CheckpointInfo(name: name, modelVersion: modelVersion, step: loaded.optimizer.step, referenceVersion: referenceVersion)
     }
 
-    /// Sets the trainable weights to `Σ weights[i] · checkpoint i` (full fine-tuning only). Depends only on the checkpoints,
-    /// so a repeat gives the same weights; the optimizer state and the reference stay; the version moves on.
+    /// Sets the trainable weights to `Σ weights[i] · checkpoint i`: the weights under full fine-tuning, the adapters' A and B
+    /// under LoRA (an adapter soup: it differs from averaging the merged weights by w(1 − w)·ΔB·ΔA for two checkpoints,
+    /// second order in how far they are apart). Depends only on the checkpoints, so a repeat gives the same weights; the
+    /// optimizer state and the reference stay; the version moves on.
     func average(checkpoints names: [String], weights: [Double]) throws -> CheckpointInfo {
-        guard model.adapters == nil else {
-            throw HostError.invalidRequest("averaging checkpoints is not supported while the service trains LoRA adapters")
-        }
         for name in names where !FileManager.default.fileExists(atPath: checkpointsDir + "/" + name + "/" + TrainerCheckpoint.stateName) {
             throw HostError.notFound("no checkpoint named \(name)")
         }
@@ -350,11 +349,12 @@ final class Engine {
         // one tensor's scratch beside them. Once the checks pass nothing is left that can fail part way.
         var files: [[String: SafetensorsFile]] = []
         for name in names {
-            do { files.append(try ModelFolder.checkedWeightFiles(checkpointsDir + "/" + name, for: model)) } catch {
+            do { files.append(try checkedTrainableFiles(checkpointsDir + "/" + name)) } catch let error as HostError { throw error } catch {
                 throw HostError.invalidRequest("checkpoint \(name) does not fit this model: \(error)")
             }
         }
-        try ModelFolder.writeWeightedSum(of: files, weights: weights.map { Float($0) }, model: model, into: model.parameters.base)
+        let tensors = model.adapters?.layout.tensors ?? model.layout.tensors
+        try ModelFolder.writeWeightedSum(of: files, weights: weights.map { Float($0) }, tensors: tensors, into: model.trainableParameters.base)
         model.invalidateSamplingWeights()
         model.prepareSampling()
         modelVersion += 1
@@ -362,6 +362,26 @@ final class Engine {
         recentSteps.removeAll()
         recentStepOrder.removeAll()
         return CheckpointInfo(name: names.joined(separator: "+"), modelVersion: modelVersion, step: trainer.optimizer.step)
+    }
+
+    /// The files holding a checkpoint's trainable tensors, checked against this model: its weights under full fine-tuning;
+    /// under LoRA its adapters, which must be over this very base with the same rank, alpha and modules.
+    func checkedTrainableFiles(_ dir: String) throws -> [String: SafetensorsFile] {
+        guard let adapters = model.adapters else { return try ModelFolder.checkedWeightFiles(dir, for: model) }
+        let name = (dir as NSString).lastPathComponent
+        guard TrainerCheckpoint.isAdapterCheckpoint(dir) else {
+            throw HostError.invalidRequest("checkpoint \(name) holds full weights; this service trains LoRA adapters")
+        }
+        guard let baseModelDir, (try? ModelFolder.adapterBasePath(dir)) == baseModelDir else {
+            throw HostError.invalidRequest("checkpoint \(name) adapts another base model than this service's")
+        }
+        let (lora, _) = try AdapterFolder.loadConfig(dir)
+        guard lora == adapters.config else {
+            throw HostError.invalidRequest("checkpoint \(name) has other LoRA settings (rank, alpha or modules) than this service's")
+        }
+        let file = try SafetensorsFile(path: dir + "/" + AdapterFolder.weightsName)
+        try file.readTensors(adapters.layout.tensors, into: nil)
+        return Dictionary(uniqueKeysWithValues: adapters.layout.tensors.map { ($0.name, file) })
     }
 
     /// Deletes a checkpoint (renamed aside first, so a listing never sees half of it); returns the bytes freed.

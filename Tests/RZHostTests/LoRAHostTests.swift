@@ -56,6 +56,39 @@ struct LoRAHostTests {
         await host.shutdown()
     }
 
+    @Test("averaging adapter checkpoints: A and B become the weighted sums; the served model follows; full-weight checkpoints are refused")
+    func average() async throws {
+        let checkpoints = temporaryDirectory() + "/checkpoints"
+        let host = try loraHost(checkpoints: checkpoints)
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        _ = try await host.saveCheckpoint(name: "a")
+        let item = LogprobsItem(prompt: .tokenIds([1, 2]), response: .tokenIds([3, 4]))
+        let atA = try await host.logprobs([item]).items[0].logprobs
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        _ = try await host.trainGRPO(Self.samples, settings: Self.settings)
+        _ = try await host.saveCheckpoint(name: "b")
+        let config = try ModelFolder.load(Fixtures.path("engine/tied")).config
+        func adapter(_ name: String) throws -> [Float] { try AdapterFolder.load(checkpoints + "/" + name, for: config).parameters.toArray() }
+        let a = try adapter("a"), b = try adapter("b")
+        #expect(a != b)
+        let r = try await host.averageCheckpoints(["a", "b"], weights: [0.25, 0.75])
+        #expect(r.step == 3 && host.info.step == 3)
+        _ = try await host.saveCheckpoint(name: "avg")
+        let avg = try adapter("avg")
+        var worst = 0.0
+        for i in avg.indices { worst = max(worst, abs(Double(avg[i]) - (0.25 * Double(a[i]) + 0.75 * Double(b[i])))) }
+        #expect(worst < 1e-6)
+        // All weight on a: the service computes what it computed at a.
+        _ = try await host.averageCheckpoints(["a"], weights: [1])
+        #expect(try await host.logprobs([item]).items[0].logprobs == atA)
+        // A checkpoint of full weights (another service's, same base) is not an adapter: refused, nothing changes.
+        let full = try makeHost(); _ = try await full.saveCheckpoint(name: "full"); await full.shutdown()
+        try FileManager.default.copyItem(atPath: full.checkpointsDirectory + "/full", toPath: checkpoints + "/full")
+        await #expect(throws: HostError.self) { try await host.averageCheckpoints(["b", "full"], weights: [0.5, 0.5]) }
+        #expect(try await host.logprobs([item]).items[0].logprobs == atA)
+        await host.shutdown()
+    }
+
     @Test("the checkpoint folder is a PEFT adapter folder that loads over its base, with tokenizer and optimizer")
     func checkpointFolder() async throws {
         let checkpoints = temporaryDirectory() + "/checkpoints"

@@ -137,17 +137,17 @@ public enum ModelFolder {
         return byName
     }
 
-    /// Writes `Σ weights[k] · checkpoint k` into `destination` (laid out as `model.parameters`), from weight files checked
-    /// with `checkedWeightFiles`, one tensor at a time through a scratch buffer the size of the largest tensor: a weighted
+    /// Writes `Σ weights[k] · checkpoint k` into `destination` (laid out as `tensors`: a model's or an adapter's layout),
+    /// from weight files checked against that layout (`checkedWeightFiles`), one tensor at a time through a scratch buffer the size of the largest tensor: a weighted
     /// sum of checkpoints never holds a second model. Each element is summed in checkpoint order from zero, so two
     /// checkpoints at 0.5 give exactly the rounded mean.
-    public static func writeWeightedSum(of files: [[String: SafetensorsFile]], weights: [Float], model: DecoderModel,
+    public static func writeWeightedSum(of files: [[String: SafetensorsFile]], weights: [Float], tensors: [TensorSpec],
                                         into destination: UnsafeMutablePointer<Float>) throws {
         precondition(files.count == weights.count, "one weight per checkpoint")
-        let largest = model.layout.tensors.map(\.count).max() ?? 0
+        let largest = tensors.map(\.count).max() ?? 0
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, largest))
         defer { scratch.deallocate() }
-        for spec in model.layout.tensors {
+        for spec in tensors {
             let out = destination + spec.offset
             out.update(repeating: 0, count: spec.count)
             for (byName, w) in zip(files, weights) {
