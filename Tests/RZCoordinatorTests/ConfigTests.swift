@@ -68,6 +68,13 @@ struct ConfigTests {
         for name in names {
             let c = try RunConfig.load(path: root + "/configs/ablations/" + name)
             #expect(c != main, "\(name) is the default configuration")
+            // The rows are the default with one change (scripts/make_ablation_configs.py), except the two fixed references.
+            let stem = String(name.dropLast(5))
+            if !["paper", "upper-band"].contains(stem) {
+                #expect(c.evaluation == main.evaluation && c.iterations == main.iterations, "\(name)")
+                #expect(c.solver.averageWithPhaseStart == (stem == "no-average" ? 0 : main.solver.averageWithPhaseStart), "\(name)")
+                #expect(c.stabilisers.probeGuard == (stem == "no-probe-guard" ? false : main.stabilisers.probeGuard), "\(name)")
+            }
         }
         let base = try RunConfig.load(path: root + "/configs/ablations/base-challenger.json")
         #expect(!base.challenger.train && base.pool == main.pool)
