@@ -325,7 +325,7 @@ public final class Coordinator {
     func measureProbe(iteration: Int, point: String) async throws -> ProbeRecord {
         let items = try probeItems(before: iteration)
         let solver = try await trainerReady(.solver)
-        var agreeing = 0
+        var agreed: [Bool] = []
         let chunk = 256
         for start in stride(from: 0, to: items.count, by: chunk) {
             let slice = Array(items[start..<min(start + chunk, items.count)])
@@ -335,11 +335,12 @@ public final class Coordinator {
                 seed: UnitSeed.derive(config.seed, 12, UInt64(iteration), UInt64(start)), expect: observed[solver.name])
             for (item, r) in zip(slice, results) {
                 let answer = r.samples.first.flatMap { BoxedAnswer.last(in: $0.text) }
-                if equivalent(answer, item.pseudoLabel) { agreeing += 1 }
+                agreed.append(equivalent(answer, item.pseudoLabel))
             }
         }
+        let agreeing = agreed.filter { $0 }.count
         return ProbeRecord(iteration: iteration, point: point, count: items.count, agreeing: agreeing,
-                           accuracy: items.isEmpty ? 0 : Double(agreeing) / Double(items.count), solverStep: steps(.solver))
+                           accuracy: items.isEmpty ? 0 : Double(agreeing) / Double(items.count), agreed: agreed, solverStep: steps(.solver))
     }
 
     /// The probe guard: a phase whose end agrees with the probe less than its start did (by more than the margin) is
@@ -355,7 +356,7 @@ public final class Coordinator {
             return
         }
         var end = try await measureProbe(iteration: iteration, point: "end")
-        let rollBack = end.accuracy < start.accuracy - config.stabilisers.probeMargin - 1e-12
+        let rollBack = ProbeRecord.discards(start: start, end: end, margin: config.stabilisers.probeMargin, z: config.stabilisers.probeZ)
         if rollBack {
             let name = "\(state.runId)-solver-it\(iteration)"
             guard let phaseStart = state.checkpoints.first(where: { $0.name == name }) else {

@@ -148,9 +148,34 @@ public struct ProbeRecord: Codable, Sendable, Equatable {
     public var count: Int
     public var agreeing: Int
     public var accuracy: Double
+    /// Per probe question, in probe order: whether the greedy answer matched its pseudo-label.
+    public var agreed: [Bool]? = nil
     /// At the end: whether the phase was discarded (the Solver went back to the phase's start).
     public var rolledBack: Bool? = nil
     public var solverStep: Int
+
+    public init(iteration: Int, point: String, count: Int, agreeing: Int, accuracy: Double, agreed: [Bool]? = nil,
+                rolledBack: Bool? = nil, solverStep: Int) {
+        self.iteration = iteration
+        self.point = point
+        self.count = count
+        self.agreeing = agreeing
+        self.accuracy = accuracy
+        self.agreed = agreed
+        self.rolledBack = rolledBack
+        self.solverStep = solverStep
+    }
+
+    /// Whether a phase whose probe went from `start` to `end` is discarded: its accuracy fell by more than `margin`, and the
+    /// questions it lost outnumber those it gained by at least `z` · √(lost + gained) (with `z` 0, the margin alone).
+    public static func discards(start: ProbeRecord, end: ProbeRecord, margin: Double, z: Double) -> Bool {
+        guard end.accuracy < start.accuracy - margin - 1e-12 else { return false }
+        guard z > 0 else { return true }
+        guard let before = start.agreed, let after = end.agreed, before.count == after.count else { return true }
+        let lost = zip(before, after).filter { $0 && !$1 }.count
+        let gained = zip(before, after).filter { !$0 && $1 }.count
+        return Double(lost - gained) >= z * Double(lost + gained).squareRoot() - 1e-12
+    }
 }
 
 public struct EventRecord: Codable, Sendable, Equatable {

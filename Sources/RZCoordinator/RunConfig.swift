@@ -269,6 +269,10 @@ public struct StabiliserConfig: Codable, Sendable, Equatable {
     public var probeGuard = false
     /// The largest drop in probe accuracy (a fraction, 0.01 = one point) a phase may cause and still be kept.
     public var probeMargin: Double = 0
+    /// With `probe_guard`: a phase is discarded only if its loss is also beyond noise: questions it newly gets wrong minus
+    /// those it newly gets right ≥ `probe_z` · √(both), a one-sided sign test over the probe's questions (0: the margin
+    /// alone decides).
+    public var probeZ: Double = 0
     public var progressWindow = 5
     public var progressMargin: Double = 0
 
@@ -385,6 +389,7 @@ extension RunConfig {
         try check(solver.replayIterations >= 0 && solver.replayIterations <= 1000, "solver.replay_iterations must be 0…1000")
         try check(checkpoints.keepLast >= 0, "checkpoints.keep_last must be ≥ 0 (0 keeps every checkpoint)")
         try check(stabilisers.probeMargin >= 0 && stabilisers.probeMargin < 1, "stabilisers.probe_margin must be in [0, 1)")
+        try check(stabilisers.probeZ >= 0 && stabilisers.probeZ.isFinite, "stabilisers.probe_z must be a finite number ≥ 0")
         try check(challenger.reward.targetShare > 0 && challenger.reward.targetShare < 1, "challenger.reward.target_share must be in (0, 1)")
         for (name, o) in [("challenger", challenger.optimizer), ("solver", solver.optimizer)] {
             try check(o.learningRate > 0 && o.learningRate < 1, "\(name).optimizer.learning_rate must be in (0, 1)")

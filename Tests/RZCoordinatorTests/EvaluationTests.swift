@@ -214,7 +214,7 @@ struct ProbeGuardTests {
                 if EvaluationRecountTests.lastBoxed(tokenizer.decode(g.tokens, skipSpecialTokens: true))?
                     .trimmingCharacters(in: .whitespaces) == label { agreeing += 1 }
             }
-            #expect(agreeing == start.agreeing, "iteration \(it)")
+            #expect(agreeing == start.agreeing && start.agreed?.filter { $0 }.count == start.agreeing, "iteration \(it)")
         }
         #expect(measured >= 2)
     }
@@ -265,5 +265,31 @@ struct ProbeGuardTests {
     static func field(_ name: String, in line: String) -> String? {
         guard let r = line.range(of: "\"\(name)\":") else { return nil }
         return String(line[r.upperBound...].prefix { "0123456789.e-+".contains($0) })
+    }
+}
+
+@Suite("The probe guard's rule, hand-derived")
+struct ProbeRuleTests {
+    static func record(_ agreed: [Bool]) -> ProbeRecord {
+        let n = agreed.filter { $0 }.count
+        return ProbeRecord(iteration: 2, point: "x", count: agreed.count, agreeing: n, accuracy: Double(n) / Double(agreed.count),
+                           agreed: agreed, solverStep: 0)
+    }
+
+    @Test("margin alone; margin with a sign test over the questions lost and gained")
+    func rule() {
+        let start = Self.record(Array(repeating: true, count: 9) + [false])  // 0.9
+        // Lost questions 0 and 1, gained question 9: 0.8, lost − gained = 1.
+        let mixed = Self.record([false, false] + Array(repeating: true, count: 7) + [true])
+        #expect(ProbeRecord.discards(start: start, end: mixed, margin: 0, z: 0))
+        #expect(!ProbeRecord.discards(start: start, end: mixed, margin: 0.1, z: 0), "0.8 is not below 0.9 − 0.1")
+        #expect(!ProbeRecord.discards(start: start, end: mixed, margin: 0, z: 2), "1 < 2·√3 = 3.46")
+        #expect(ProbeRecord.discards(start: start, end: mixed, margin: 0, z: 0.5), "1 ≥ 0.5·√3 = 0.87")
+        // Lost five, gained none: 5 ≥ 2·√5 = 4.47.
+        let worse = Self.record(Array(repeating: false, count: 5) + Array(repeating: true, count: 4) + [false])
+        #expect(ProbeRecord.discards(start: start, end: worse, margin: 0, z: 2))
+        #expect(!ProbeRecord.discards(start: start, end: worse, margin: 0, z: 2.5), "5 < 2.5·√5 = 5.59")
+        // No loss at all is never discarded.
+        #expect(!ProbeRecord.discards(start: start, end: start, margin: 0, z: 0))
     }
 }
