@@ -52,6 +52,14 @@ public enum UncertaintyChoice: String, ConfigChoice {
     case reference
 }
 
+/// `challenger.reward.repetition_unit`: what the repetition penalty clusters.
+public enum RepetitionUnitChoice: String, ConfigChoice {
+    /// The question texts (the paper).
+    case text
+    /// The questions' forms (numbers as one placeholder, symbols as words).
+    case form
+}
+
 /// `challenger.reward.format_failure`: the reward of a question that breaks the format.
 public enum FormatFailureChoice: String, ConfigChoice {
     case zero

@@ -81,6 +81,7 @@ extension Coordinator {
             clipping: r.clipAtZero ? .clipAtZero : .unclipped,
             formatFailure: r.formatFailure == .zero ? .constant(0) : .minusOneMinusRepetition)
         settings.targetShare = r.targetShare
+        settings.repetitionUnit = r.repetitionUnit == .form ? .form : .text
         return settings
     }
 }

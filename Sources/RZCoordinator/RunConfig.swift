@@ -175,6 +175,9 @@ public struct ChallengerRewardConfig: Codable, Sendable, Equatable {
     /// majority answer, else the reward is at most 0. The plain reward also pays for questions the Solver is unsure
     /// of because its answers are wrong in several ways; those are the ones the pool's second opinion then drops.
     public var secondOpinion = false
+    /// What the repetition penalty clusters: `text` (the paper) or `form` (numbers as one placeholder, symbols as words),
+    /// so a Challenger that collapses into one form of question ("0 + 0 * 0" with new numbers) is penalised for it.
+    public var repetitionUnit = RepetitionUnitChoice.text
 
     public init() {}
 }

@@ -23,6 +23,28 @@ struct ChallengerRewardTests {
         ChallengerSample(parsed: .success(ChallengerOutput(question: question, answer: "1")), majorityShare: share)
     }
 
+    @Test("forms: numbers become one placeholder and symbols words of their own")
+    func forms() {
+        #expect(ChallengerReward.form(of: "92+35*2") == "0 + 0 * 0")
+        #expect(ChallengerReward.form(of: "(4.5 - 12)/3") == "( 0 - 0 ) / 0")
+        #expect(ChallengerReward.form(of: "Mia has 43 books.  How many?") == "Mia has 0 books . How many ?")
+        #expect(ChallengerReward.form(of: "3x+5=20") == "0 x + 0 = 0")
+    }
+
+    @Test("by form, same-form arithmetic clusters and is penalised; by text (the paper) it never clusters")
+    func repetitionByForm() {
+        let batch = ["92+35", "47+18", "8*9", "6+71"].map { Self.sample($0, share: 0.5) }
+        let byText = ChallengerReward.rewards(for: batch, settings: .paper)
+        #expect(byText.map(\.clusterLabel) == [0, 1, 2, 3])
+        #expect(byText.allSatisfy { abs($0.repetitionPenalty - 0.25) < 1e-12 && abs($0.reward - 0.75) < 1e-12 })
+        var settings = ChallengerRewardSettings.paper
+        settings.repetitionUnit = .form
+        let byForm = ChallengerReward.rewards(for: batch, settings: settings)
+        #expect(byForm.map(\.clusterLabel) == [0, 0, 1, 0])
+        // The three "0 + 0" questions share λ·3/4; the one product keeps λ·1/4.
+        #expect(zip(byForm.map(\.reward), [0.25, 0.25, 0.75, 0.25]).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
+
     @Test("known clusters give r_rep = λ|C|/B; paper clips at zero, reference does not")
     func knownClusters() {
         let batch = [Self.sample(Self.repeated, share: 0.5), Self.sample(Self.other, share: 0.5), Self.sample(Self.repeated, share: 0.5),

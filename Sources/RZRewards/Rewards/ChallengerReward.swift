@@ -56,6 +56,8 @@ public struct ChallengerRewardSettings: Codable, Sendable, Equatable {
     /// The majority share at which r_unc peaks (paper: ½). A label-free stabiliser: above ½ it asks for
     /// questions the Solver mostly agrees on, whose majority answers are more often right.
     public var targetShare: Double = 0.5
+    /// What the repetition penalty compares: the question texts (paper) or their forms (`ChallengerReward.form`).
+    public var repetitionUnit: RepetitionUnit = .text
     /// What counts as malformed: the rules to pass to `ChallengerOutput.parse` when building
     /// each `ChallengerSample`, kept here so a run records them with the other settings.
     public var format: ChallengerFormatRules
@@ -101,6 +103,16 @@ public struct ChallengerSample: Sendable, Equatable {
     }
 }
 
+/// What the Challenger's repetition penalty clusters.
+public enum RepetitionUnit: String, Codable, Sendable, Equatable, CaseIterable {
+    /// The question texts, as the paper does. Two arithmetic questions written without spaces ("92+35", "47+18") are
+    /// one word each, share no n-gram and never cluster, however alike they are.
+    case text
+    /// The questions' forms: every number one placeholder and every symbol a word of its own ("0 + 0"), so questions of
+    /// the same form cluster and a Challenger that writes one form over and over is penalised for it.
+    case form
+}
+
 /// The reward of one Challenger output and how it was made up.
 public struct ChallengerRewardBreakdown: Sendable, Equatable {
     /// The final reward r_i.
@@ -126,8 +138,8 @@ public enum ChallengerReward {
     /// counts in B.
     public static func rewards(for batch: [ChallengerSample], settings: ChallengerRewardSettings = .paper) -> [ChallengerRewardBreakdown] {
         let questions = batch.map { sample -> String in
-            if case .success(let output) = sample.parsed { return output.question }
-            return ""
+            guard case .success(let output) = sample.parsed else { return "" }
+            return settings.repetitionUnit == .form ? form(of: output.question) : output.question
         }
         let clusters = repetitionClusters(questions: questions, distanceThreshold: settings.distanceThreshold)
         var sizes: [Int: Int] = [:]
@@ -154,6 +166,35 @@ public enum ChallengerReward {
                                                  clusterLabel: label, formatFailure: nil)
             }
         }
+    }
+
+    /// A question's form: each run of digits (with its decimal point) becomes "0", each character that is neither a
+    /// letter, a digit nor a space becomes a word of its own, and runs of spaces become one: "92+35*2" → "0 + 0 * 0",
+    /// "Mia has 43 books." → "Mia has 0 books .".
+    public static func form(of question: String) -> String {
+        var words: [String] = []
+        var word = ""
+        var inNumber = false
+        func flush() {
+            if !word.isEmpty { words.append(word) }
+            word = ""
+            inNumber = false
+        }
+        for c in question {
+            if c.isNumber || (inNumber && c == ".") {
+                if !inNumber { flush(); inNumber = true; word = "0" }
+            } else if c.isLetter {
+                if inNumber { flush() }
+                word.append(c)
+            } else if c.isWhitespace {
+                flush()
+            } else {
+                flush()
+                words.append(String(c))
+            }
+        }
+        flush()
+        return words.joined(separator: " ")
     }
 
     /// Cluster labels of the questions under 1 − BLEU distances (R-Zero's
