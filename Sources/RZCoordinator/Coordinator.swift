@@ -289,21 +289,27 @@ public final class Coordinator {
         let late = rewards.suffix(w).reduce(0, +) / Double(w)
         let rollBack = late <= early + config.stabilisers.progressMargin
         if rollBack {
-            let name = "\(state.runId)-solver-it\(iteration)"
-            guard let start = state.checkpoints.first(where: { $0.name == name }) else {
-                throw ConfigError("no checkpoint \(name) to roll the Solver back to")
-            }
-            let solver = trainer(.solver)
-            guard try await solver.loadCheckpoint(name) == start.step else {
-                throw ServiceChanged(service: solver.name, detail: "loading \(name) did not give step \(start.step)")
-            }
-            state.steps["solver"] = start.step
-            observed[solver.name] = try await solver.state()
+            try await rollBackSolverPhase(iteration: iteration)
             logger.warning("Solver phase made no progress; rolled back", metadata: [
-                "iteration": "\(iteration)", "early_reward": "\(early)", "late_reward": "\(late)", "step": "\(start.step)"])
+                "iteration": "\(iteration)", "early_reward": "\(early)", "late_reward": "\(late)", "step": "\(steps(.solver))"])
         }
         try directory.append(HealthRecord(iteration: iteration, earlyReward: early, lateReward: late, rolledBack: rollBack,
                                           solverStep: steps(.solver)), to: "health")
+    }
+
+    /// Discards the Solver phase of `iteration`: the Solver reloads the phase's starting checkpoint (weights, optimizer
+    /// state and reference).
+    func rollBackSolverPhase(iteration: Int) async throws {
+        let name = "\(state.runId)-solver-it\(iteration)"
+        guard let start = state.checkpoints.first(where: { $0.name == name }) else {
+            throw ConfigError("no checkpoint \(name) to roll the Solver back to")
+        }
+        let solver = trainer(.solver)
+        guard try await solver.loadCheckpoint(name) == start.step else {
+            throw ServiceChanged(service: solver.name, detail: "loading \(name) did not give step \(start.step)")
+        }
+        state.steps["solver"] = start.step
+        observed[solver.name] = try await solver.state()
     }
 
     /// The probe: the questions kept in iterations before `iteration`, newest first, each once, with the pseudo-label it was
@@ -358,16 +364,7 @@ public final class Coordinator {
         var end = try await measureProbe(iteration: iteration, point: "end")
         let rollBack = ProbeRecord.discards(start: start, end: end, margin: config.stabilisers.probeMargin, z: config.stabilisers.probeZ)
         if rollBack {
-            let name = "\(state.runId)-solver-it\(iteration)"
-            guard let phaseStart = state.checkpoints.first(where: { $0.name == name }) else {
-                throw ConfigError("no checkpoint \(name) to roll the Solver back to")
-            }
-            let solver = trainer(.solver)
-            guard try await solver.loadCheckpoint(name) == phaseStart.step else {
-                throw ServiceChanged(service: solver.name, detail: "loading \(name) did not give step \(phaseStart.step)")
-            }
-            state.steps["solver"] = phaseStart.step
-            observed[solver.name] = try await solver.state()
+            try await rollBackSolverPhase(iteration: iteration)
             logger.warning("Solver phase lost ground on the probe; rolled back", metadata: [
                 "iteration": "\(iteration)", "start": "\(start.accuracy)", "end": "\(end.accuracy)", "probe": "\(items.count)"])
         }
