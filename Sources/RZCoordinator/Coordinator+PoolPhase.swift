@@ -82,19 +82,25 @@ extension Coordinator {
 
     func informativeBand() -> InformativeBand? { config.informativeBand }
 
-    func buildDataset(iteration: Int) throws {
+    /// The questions kept in iterations `newest` down to `oldest`, newest iteration first, each question once, with the
+    /// pseudo-label it was kept with.
+    func keptQuestions(newest: Int, oldest: Int) throws -> [DatasetItem] {
         let pool = try directory.readJournal(PoolRecord.self, "pool")
-        // This iteration's kept questions, then (with `solver.replay_iterations`) those of the iterations before it, newest
-        // first, each question once: what was learned from them keeps being trained on.
-        let first = max(1, iteration - config.solver.replayIterations)
         var seen = Set<String>()
         var items: [DatasetItem] = []
-        for it in stride(from: iteration, through: first, by: -1) {
+        for it in stride(from: newest, through: oldest, by: -1) {
             for r in pool where r.iteration == it && r.kept {
                 guard let q = r.question, let label = r.majorityAnswer, seen.insert(q).inserted else { continue }
                 items.append(DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare))
             }
         }
+        return items
+    }
+
+    func buildDataset(iteration: Int) throws {
+        // This iteration's kept questions, then (with `solver.replay_iterations`) those of the iterations before it, newest
+        // first, each question once: what was learned from them keeps being trained on.
+        let items = try keptQuestions(newest: iteration, oldest: max(1, iteration - config.solver.replayIterations))
         try directory.writeLines(items, to: directory.datasetPath(iteration: iteration))
         logger.info("dataset", metadata: ["iteration": "\(iteration)", "kept": "\(items.count)", "pool": "\(config.pool.questions)"])
     }

@@ -312,19 +312,10 @@ public final class Coordinator {
         observed[solver.name] = try await solver.state()
     }
 
-    /// The probe: the questions kept in iterations before `iteration`, newest first, each once, with the pseudo-label it was
-    /// kept with. Only the run's own pool decisions go into it (no held-out answer can).
+    /// The probe: the questions kept in iterations before `iteration` with the pseudo-labels they were kept with. Only the
+    /// run's own pool decisions go into it (no held-out answer can).
     func probeItems(before iteration: Int) throws -> [DatasetItem] {
-        let pool = try directory.readJournal(PoolRecord.self, "pool")
-        var seen = Set<String>()
-        var items: [DatasetItem] = []
-        for it in stride(from: iteration - 1, through: 1, by: -1) {
-            for r in pool where r.iteration == it && r.kept {
-                guard let q = r.question, let label = r.majorityAnswer, seen.insert(q).inserted else { continue }
-                items.append(DatasetItem(question: q, pseudoLabel: label, majorityShare: r.majorityShare))
-            }
-        }
-        return items
+        iteration > 1 ? try keptQuestions(newest: iteration - 1, oldest: 1) : []
     }
 
     /// The Solver's greedy agreement with the probe's pseudo-labels, as a record for `point` ("start" or "end").
