@@ -11,7 +11,9 @@
    pool, datasets, Solver samples, training metrics, evaluation) equal the reference run's; the
    final state (steps, units, checkpoints) and the final weights of both roles are identical. The
    configuration evaluates the Solver (70 held-out questions, greedy and majority-of-3, base + every iteration),
-   and the check fails unless those evaluation records exist.
+   and the check fails unless those evaluation records exist. It has the default's stabilisers (second opinion,
+   phase averaging, the probe guard), so their units (averaging from checkpoints, the probe's measurements and
+   verdicts in probe.jsonl) are killed and resumed too.
 
 Only the Python standard library is needed. Usage:
   scripts/crash_test.py --rzero .build/debug/rzero --model models/base [--kills 10] [--seed 1]
@@ -110,7 +112,7 @@ def read_lines(path):
 
 def comparable(run):
     out = {}
-    for name in ["challenger", "pool", "solver", "eval"]:
+    for name in ["challenger", "pool", "solver", "eval", "probe", "health"]:
         out[name] = read_lines(os.path.join(run, f"{name}.jsonl"))
     out["train"] = [{k: v for k, v in r.items() if k not in ("seconds", "model_version")} for r in read_lines(os.path.join(run, "train.jsonl"))]
     datasets = os.path.join(run, "datasets")
