@@ -322,19 +322,11 @@ public final class Coordinator {
     func measureProbe(iteration: Int, point: String) async throws -> ProbeRecord {
         let items = try probeItems(before: iteration)
         let solver = try await trainerReady(.solver)
-        var agreed: [Bool] = []
-        let chunk = 256
-        for start in stride(from: 0, to: items.count, by: chunk) {
-            let slice = Array(items[start..<min(start + chunk, items.count)])
-            let results = try await solver.generate(
-                prompts: slice.map { config.prompts.solverPrompt(question: $0.question) }, n: 1,
-                sampling: SamplingConfig(temperature: 0, topP: 1, topK: 0, maxTokens: config.votes.sampling.maxTokens),
-                seed: UnitSeed.derive(config.seed, 12, UInt64(iteration), UInt64(start)), expect: observed[solver.name])
-            for (item, r) in zip(slice, results) {
-                let answer = r.samples.first.flatMap { BoxedAnswer.last(in: $0.text) }
-                agreed.append(equivalent(answer, item.pseudoLabel))
-            }
-        }
+        let texts = try await solver.generateTexts(
+            prompts: items.map { config.prompts.solverPrompt(question: $0.question) }, n: 1,
+            sampling: SamplingConfig(temperature: 0, topP: 1, topK: 0, maxTokens: config.votes.sampling.maxTokens),
+            chunk: 256, seedOf: { UnitSeed.derive(self.config.seed, 12, UInt64(iteration), UInt64($0)) }, expect: observed[solver.name])
+        let agreed = zip(items, texts).map { item, t in equivalent(t.first.flatMap { BoxedAnswer.last(in: $0) }, item.pseudoLabel) }
         let agreeing = agreed.filter { $0 }.count
         return ProbeRecord(iteration: iteration, point: point, count: items.count, agreeing: agreeing,
                            accuracy: items.isEmpty ? 0 : Double(agreeing) / Double(items.count), agreed: agreed, solverStep: steps(.solver))

@@ -81,19 +81,10 @@ public struct HeldOutEvaluator: Sendable {
 
     private func sample(_ questions: [String], n: Int, temperature: Double, seed: UInt64, solver: RoleService,
                         expect: ServiceState?) async throws -> [[String]] {
-        var out: [[String]] = []
-        let chunk = max(1, min(256, 1024 / n))
-        var start = 0
-        while start < questions.count {
-            let slice = Array(questions[start..<min(start + chunk, questions.count)])
-            let results = try await solver.generate(
-                prompts: slice.map { prompts.solverPrompt(question: $0) }, n: n,
-                sampling: SamplingConfig(temperature: temperature, topP: 1, topK: 0, maxTokens: settings.maxTokens),
-                seed: UnitSeed.derive(seed, UInt64(start)), expect: expect)
-            out += results.map { $0.samples.map(\.text) }
-            start += chunk
-        }
-        return out
+        try await solver.generateTexts(
+            prompts: questions.map { prompts.solverPrompt(question: $0) }, n: n,
+            sampling: SamplingConfig(temperature: temperature, topP: 1, topK: 0, maxTokens: settings.maxTokens),
+            chunk: max(1, min(256, 1024 / n)), seedOf: { UnitSeed.derive(seed, UInt64($0)) }, expect: expect)
     }
 }
 

@@ -77,6 +77,19 @@ public struct RoleService: Sendable {
         }
     }
 
+    /// The texts of `n` completions for each prompt, sent as requests of at most `chunk` prompts; the request that starts
+    /// at prompt `start` is seeded with `seedOf(start)`. For whole evaluation-sized sets (one request would be too large).
+    package func generateTexts(prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, chunk: Int,
+                               seedOf: (Int) -> UInt64, expect: ServiceState?) async throws -> [[String]] {
+        var out: [[String]] = []
+        for start in stride(from: 0, to: prompts.count, by: max(1, chunk)) {
+            let slice = Array(prompts[start..<min(start + max(1, chunk), prompts.count)])
+            let results = try await generate(prompts: slice, n: n, sampling: sampling, seed: seedOf(start), expect: expect)
+            out += results.map { $0.samples.map(\.text) }
+        }
+        return out
+    }
+
     /// Samples `n` completions for each prompt. Returns them per prompt, with the prompt's token ids.
     /// With `expect`, a response from another process or model version throws `ServiceChanged`.
     package func generate(prompts: [Components.Schemas.Prompt], n: Int, sampling: SamplingConfig, seed: UInt64,
