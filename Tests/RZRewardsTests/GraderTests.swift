@@ -9,6 +9,9 @@ struct GraderTests {
     static let cases: [(String, String, Bool)] = [
         // Normalisation.
         ("\\text{5}", "5", true),
+        ("\\text{-53}", "-53", true),
+        ("\\text{-53}", "53", false),
+        ("\\text{+7}", "7", true),
         ("$5$", "5", true),
         ("\\left(1, 2\\right)", "(1,2)", true),
         ("1\\!000", "1000", true),

@@ -308,6 +308,11 @@ enum AnswerTokenizer {
             append(.identifier(trimmed))
         } else if trimmed.allSatisfy({ $0.isASCIIDigit }) {
             append(.number(trimmed))
+        } else if let sign = trimmed.first, sign == "-" || sign == "+", trimmed.count > 1,
+                  trimmed.dropFirst().allSatisfy({ $0.isASCIIDigit }) {
+            // A signed integer written as text (`\text{-53}`) is that number, as math-verify reads it.
+            append(.symbol(sign))
+            append(.number(String(trimmed.dropFirst())))
         } else if trimmed.count == 3, trimmed.first == "(", trimmed.last == ")",
                   let letter = trimmed.dropFirst().first, letter.isASCIILetter {
             // Multiple-choice labels such as `\text{(A)}`.
