@@ -124,9 +124,9 @@ public struct CorpusSettings: Codable, Sendable, Equatable {
     /// Per-mille of questions reserved for evaluation (never in the corpus).
     public var heldOutPerMille = 100
     /// Also keep out of the corpus every question whose commuted form is held out (`58+347` when `347+58` is), so
-    /// no evaluation question was seen in pretraining in another order either. Off in recipes written before it
-    /// existed (the committed base model's), so they still reproduce.
-    public var excludeCommutedForms = false
+    /// no evaluation question was seen in pretraining in another order either. On by default; a recipe written before
+    /// it existed (models/base-1m's) reads as off, so it still reproduces.
+    public var excludeCommutedForms = true
 
     public init() {}
 

@@ -18,7 +18,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Examples per step.") var batchSize: Int?
     @Option(help: "Problem families, comma-separated: addition, subtraction, multiplication, order_of_operations, linear_equation, fraction, word_problem (or all).")
     var families: String?
-    @Flag(help: "Also keep out of the corpus every question whose commuted form is held out (58+347 when 347+58 is).")
+    @Flag(help: "Also keep out of the corpus every question whose commuted form is held out (58+347 when 347+58 is); the default recipe already does, a --recipe written before it existed does not.")
     var excludeCommuted = false
     @Flag(help: "Write only the problem sets (heldout.jsonl, validation.jsonl) of the recipe into --out; no training.")
     var setsOnly = false
