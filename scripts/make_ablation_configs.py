@@ -29,7 +29,9 @@ CHANGES = {
     "no-band": ("no band: every voted question is kept", {"pool": {"band": "none", "low": None, "high": None}}),
     "no-base-reference": ("the KL reference reset at each Solver phase, with the paper's coefficient",
                           {"solver": {"reference": "phase_start", "optimizer": {"kl_coef": 0.01}}}),
-    "no-probe-guard": ("no probe guard", {"stabilisers": {"probe_guard": False}}),
+    "no-probe-guard": ("no probe guard", {"stabilisers": {"probe_guard": False, "probe_z": None}}),
+    "strict-probe-guard": ("the probe guard discards any loss on the probe, however small (no sign test)",
+                           {"stabilisers": {"probe_z": None}}),
     "no-repetition": ("no repetition penalty", {"challenger": {"reward": {"repetition_weight": 0}}}),
     "no-second-opinion": ("no second opinion on pool questions", {"stabilisers": {"second_opinion": False}}),
     "reference-reward": ("the reference implementation's Challenger reward",
@@ -42,6 +44,7 @@ CHANGES = {
 ONLY_IF = {
     "no-average": lambda d: d.get("solver", {}).get("average_with_phase_start", 0) > 0,
     "no-probe-guard": lambda d: d.get("stabilisers", {}).get("probe_guard", False),
+    "strict-probe-guard": lambda d: d.get("stabilisers", {}).get("probe_z", 0) > 0,
     "challenger-second-opinion": lambda d: not d.get("challenger", {}).get("reward", {}).get("second_opinion", False),
 }
 

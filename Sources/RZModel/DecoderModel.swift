@@ -20,8 +20,8 @@ public enum SamplingPrecision: String, Sendable, CaseIterable, Codable {
 
     /// What measures faster for a model of `parameterCount` on this CPU (docs/performance.md): BF16 on CPUs with
     /// AVX512-BF16 for models of real size (at the Qwen3-0.6B shape 1.4-1.7× float32's decode speed), float32
-    /// otherwise (for the 1.1M-parameter built-in model BF16 is no faster, and without AVX512-BF16 the BF16 weights
-    /// must be widened before every product).
+    /// otherwise (for models of a few million parameters, as the built-in ones, BF16 is no faster, and without
+    /// AVX512-BF16 the BF16 weights must be widened before every product).
     public static func preferred(parameterCount: Int) -> SamplingPrecision {
         RowKernels.supported == .avx512bf16 && parameterCount >= 50_000_000 ? .bfloat16 : .float32
     }

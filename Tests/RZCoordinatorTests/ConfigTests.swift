@@ -63,6 +63,7 @@ struct ConfigTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let main = try RunConfig.load(path: root + "/configs/default.json")
         #expect(main.evaluation.datasets == ["models/base/heldout.jsonl"] && main.iterations == 3)
+        #expect(main.stabilisers.probeGuard && main.stabilisers.probeZ == 1.64)
         let names = try FileManager.default.contentsOfDirectory(atPath: root + "/configs/ablations").filter { $0.hasSuffix(".json") }
         #expect(names.count >= 7)
         for name in names {
@@ -74,6 +75,7 @@ struct ConfigTests {
                 #expect(c.evaluation == main.evaluation && c.iterations == main.iterations, "\(name)")
                 #expect(c.solver.averageWithPhaseStart == (stem == "no-average" ? 0 : main.solver.averageWithPhaseStart), "\(name)")
                 #expect(c.stabilisers.probeGuard == (stem == "no-probe-guard" ? false : main.stabilisers.probeGuard), "\(name)")
+                #expect(c.stabilisers.probeZ == (["no-probe-guard", "strict-probe-guard"].contains(stem) ? 0 : main.stabilisers.probeZ), "\(name)")
             }
         }
         let base = try RunConfig.load(path: root + "/configs/ablations/base-challenger.json")
