@@ -17,7 +17,7 @@ run: build-debug
 	scripts/run_default.sh
 
 # The default run and every configs/ablations/*.json over seeds 1 and 2, then one side-by-side report
-# (runs/ablations/report.html). About 2-3 minutes a run on 2 cores. Each row is the default with one change:
+# (runs/ablations/report.html). About 5 minutes a run on 2 cores. Each row is the default with one change:
 # after changing configs/default.json, scripts/make_ablation_configs.py rewrites them.
 ablations: build-debug
 	scripts/ablations.sh
