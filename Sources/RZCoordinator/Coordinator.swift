@@ -202,7 +202,7 @@ public final class Coordinator {
             }
             try await checkpoint(role, name: "\(state.runId)-\(role.rawValue)-it\(iteration)", iteration: iteration)
             if role == .solver && config.stabilisers.probeGuard {
-                try directory.append(try await measureProbe(iteration: iteration, point: "start"), to: "probe")
+                try directory.append(try await measureProbe(iteration: iteration, point: "start", items: probeItems(before: iteration)), to: "probe")
             }
         case .endPhase(let role, let iteration):
             _ = try await trainerReady(role)
@@ -319,8 +319,7 @@ public final class Coordinator {
     }
 
     /// The Solver's greedy agreement with the probe's pseudo-labels, as a record for `point` ("start" or "end").
-    func measureProbe(iteration: Int, point: String) async throws -> ProbeRecord {
-        let items = try probeItems(before: iteration)
+    func measureProbe(iteration: Int, point: String, items: [DatasetItem]) async throws -> ProbeRecord {
         let solver = try await trainerReady(.solver)
         let texts = try await solver.generateTexts(
             prompts: items.map { config.prompts.solverPrompt(question: $0.question) }, n: 1,
@@ -344,7 +343,7 @@ public final class Coordinator {
                                              solverStep: steps(.solver)), to: "probe")
             return
         }
-        var end = try await measureProbe(iteration: iteration, point: "end")
+        var end = try await measureProbe(iteration: iteration, point: "end", items: items)
         let rollBack = ProbeRecord.discards(start: start, end: end, margin: config.stabilisers.probeMargin, z: config.stabilisers.probeZ)
         if rollBack {
             try await rollBackSolverPhase(iteration: iteration)
