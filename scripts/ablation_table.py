@@ -12,7 +12,9 @@ Reads every run through `rzero report --json` (the numbers the HTML report shows
 4. with --pair A:B (configuration names, seeds matched): the paired difference of held-out greedy
    accuracy after the last iteration, over every question of every seed, with its standard error
    (sqrt(discordant) / n); and for each configuration, the paired change from iteration 1 to the last
-   (with --steps, of every iteration against the one before). --dataset picks the evaluation set (default heldout;
+   (with --steps, of every iteration against the one before). --iteration N compares after iteration N instead of
+   the last (runs of different lengths: a 3-iteration row against the first three of a 5-iteration default).
+   --dataset picks the evaluation set (default heldout;
    settings are chosen on validation).
 """
 import os
@@ -43,6 +45,7 @@ def main():
     ap.add_argument("--dataset", default="heldout",
                     help="which evaluation set the tables use (its file name without .jsonl; choose settings on 'validation')")
     ap.add_argument("--steps", action="store_true", help="also the paired change of every iteration against the one before")
+    ap.add_argument("--iteration", type=int, help="compare after this iteration (default: the first run's last)")
     ap.add_argument("runs", nargs="+")
     args = ap.parse_args()
     rows = summaries(args.rzero, args.runs)
@@ -98,7 +101,7 @@ def main():
     print()
     print("| comparison | paired difference (points) | standard error | discordant questions | questions |")
     print("|---|---|---|---|---|")
-    last = len(rows[0]["iterations"])
+    last = args.iteration or len(rows[0]["iterations"])
     comparisons = [((a, last), (b, last)) for a, b in (p.split(":", 1) for p in args.pair)]
     comparisons += [((name, last), (name, 1)) for name in runs_of if last > 1]
     if args.steps:
